@@ -1,0 +1,64 @@
+"""The exception raised for protocol violations, and the stable error codes peers exchange.
+
+Exception tree::
+
+    Exception
+     └── ProtocolError          the peer sent something the protocol forbids; carries ``code``
+
+``ProtocolError.code`` is one of :class:`ErrorCode`. A server sends the code back to the client in
+an ``error`` frame; the codes are part of the protocol and never change meaning. ``fatal`` says
+whether the byte stream can still be trusted: after a fatal error (a frame too large to have been
+buffered) the connection must be closed, because the next byte may be in the middle of a frame.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .messages import AnyMessage
+
+
+class ErrorCode(StrEnum):
+    """Machine-readable reasons carried by ``error`` frames and :class:`ProtocolError`."""
+
+    # Framing and decoding: raised by the codec.
+    FRAME_TOO_LARGE = "frame_too_large"
+    BAD_UTF8 = "bad_utf8"
+    BAD_JSON = "bad_json"
+    UNKNOWN_TYPE = "unknown_type"
+    INVALID_FIELD = "invalid_field"
+    INVALID_NAME = "invalid_name"
+    INVALID_TEXT = "invalid_text"
+    TEXT_TOO_LONG = "text_too_long"
+    # Session rules: raised by servers.
+    UNSUPPORTED_VERSION = "unsupported_version"
+    NAME_TAKEN = "name_taken"
+    NOT_REGISTERED = "not_registered"
+    ALREADY_REGISTERED = "already_registered"
+    REGISTER_TIMEOUT = "register_timeout"
+    REGISTER_ABUSE = "register_abuse"
+    PROTOCOL_VIOLATION = "protocol_violation"
+    FLOOD = "flood"
+    TOO_SLOW = "too_slow"
+    TIMEOUT = "timeout"
+    SERVER_FULL = "server_full"
+    INTERNAL_ERROR = "internal_error"
+
+
+class ProtocolError(Exception):
+    """The peer broke the protocol.
+
+    ``code`` is the :class:`ErrorCode` to report, ``detail`` a human-readable explanation safe to
+    send back to the peer (no paths, no tracebacks), ``fatal`` whether the connection must close.
+    When raised by :meth:`Decoder.feed <wirechat_common.codec.Decoder.feed>`, ``messages`` holds
+    the good messages that came before the bad frame in the same call.
+    """
+
+    def __init__(self, code: ErrorCode, detail: str, *, fatal: bool = False) -> None:
+        super().__init__(f"{code}: {detail}")
+        self.code = code
+        self.detail = detail
+        self.fatal = fatal
+        self.messages: list[AnyMessage] = []

@@ -1,0 +1,29 @@
+"""Protocol-wide constants: the version and the default limits both ends agree on.
+
+Servers may be configured with other limits (the server announces its own in ``welcome``); these are
+the defaults and the numbers a client can rely on when it has not been told otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+#: Version of the wire protocol described in ``docs/protocol.md``. A server refuses a ``hello``
+#: whose ``version`` differs, so that incompatible peers fail loudly at the door instead of
+#: misreading each other later.
+PROTOCOL_VERSION: Final = 1
+
+#: Largest message text, in bytes of UTF-8. Large enough for a pasted stack trace or a short
+#: config file (Ergo's multiline limit is the same), small enough that a room of 1,000 people
+#: costs at most a few MiB per message. Longer text is refused, never truncated: truncation
+#: silently loses what the sender wrote.
+MAX_TEXT_BYTES: Final = 4096
+
+#: Largest native frame, in bytes, not counting the line terminator. JSON escaping can double
+#: 4 KiB of text (every ``"`` becomes ``\\"``) and control escapes are six bytes each, so 16 KiB
+#: leaves room for the envelope while still bounding what a peer can make us buffer.
+MAX_FRAME_BYTES: Final = 16 * 1024
+
+#: Longest name, in characters (all ASCII, so also bytes). Generous next to IRC's 9-30 and
+#: short enough to fit a user list column.
+MAX_NAME_LENGTH: Final = 32

@@ -1,0 +1,43 @@
+"""The rules for user names, shared so that servers and clients agree on what is valid.
+
+Names are ASCII letters, digits, ``_``, ``-`` and ``.``, 1 to :data:`MAX_NAME_LENGTH` long, and
+unique under case folding (``Alice`` and ``alice`` are the same user). ASCII-only is deliberate:
+Unicode names invite look-alikes (a Cyrillic capital Ve for a Latin B) that need PRECIS and
+confusable skeletons to handle safely; Ergo recommends the same ``ascii`` casemapping.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Final
+
+from .errors import ErrorCode, ProtocolError
+from .limits import MAX_NAME_LENGTH
+
+NAME_CHARACTERS: Final = "ASCII letters, digits, '_', '-' and '.'"
+
+_NAME_RE: Final = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_NAME_LENGTH}}}")
+
+
+def is_valid_name(name: str) -> bool:
+    """Whether ``name`` follows the name rules."""
+    return _NAME_RE.fullmatch(name) is not None
+
+
+def check_name(name: str) -> str:
+    """Return ``name`` if it is valid, else raise :class:`ProtocolError` (``invalid_name``)."""
+    if _NAME_RE.fullmatch(name) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_NAME,
+            f"names are 1-{MAX_NAME_LENGTH} characters: {NAME_CHARACTERS}",
+        )
+    return name
+
+
+def name_key(name: str) -> str:
+    """The identity of a name: two names clash when their keys are equal.
+
+    Valid names are ASCII, so lower-casing is case folding; it is spelled out here so that every
+    component compares names the same way.
+    """
+    return name.lower()
