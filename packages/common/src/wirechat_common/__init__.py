@@ -17,7 +17,14 @@ from __future__ import annotations
 
 from .codec import Decoder, encode
 from .errors import ErrorCode, ProtocolError
-from .limits import MAX_FRAME_BYTES, MAX_NAME_LENGTH, MAX_TEXT_BYTES, PROTOCOL_VERSION
+from .framing import LineFramer
+from .limits import (
+    MAX_FRAME_BYTES,
+    MAX_NAME_LENGTH,
+    MAX_SERVER_FRAME_BYTES,
+    MAX_TEXT_BYTES,
+    PROTOCOL_VERSION,
+)
 from .messages import (
     MESSAGE_TYPES,
     Ack,
@@ -44,6 +51,7 @@ from .text import check_text, sanitize_text
 __all__ = [
     "MAX_FRAME_BYTES",
     "MAX_NAME_LENGTH",
+    "MAX_SERVER_FRAME_BYTES",
     "MAX_TEXT_BYTES",
     "MESSAGE_TYPES",
     "PROTOCOL_VERSION",
@@ -58,6 +66,7 @@ __all__ = [
     "Joined",
     "LeaveReason",
     "Left",
+    "LineFramer",
     "Message",
     "Ping",
     "Pong",

@@ -4,9 +4,9 @@ A frame is one JSON object encoded as UTF-8 and terminated by ``\\n`` (a ``\\r``
 ``\\n`` is tolerated, blank lines are skipped). :func:`encode` turns a message into a frame;
 :class:`Decoder` turns a byte stream, fed in chunks of any size, back into messages.
 
-The decoder is built to face hostile input. It buffers at most ``max_frame_bytes`` (plus the
-terminator) of an incomplete frame and fails the moment more arrives; it never skips ahead to
-the next newline, because after an oversized frame nobody knows where the next one starts. Every
+The decoder is built to face hostile input. Its :class:`~wirechat_common.framing.LineFramer`
+buffers at most ``max_frame_bytes`` (plus the terminator) of an incomplete frame and fails the
+moment more arrives, never skipping ahead to the next newline. Every
 failure is a :class:`ProtocolError` with a code: msgspec's own surprises (``UnicodeDecodeError``
 for invalid UTF-8, ``RecursionError`` for deep nesting, silently accepted duplicate keys) are
 caught and translated here.
@@ -20,14 +20,13 @@ from typing import Any, Final
 import msgspec
 
 from .errors import ErrorCode, ProtocolError
+from .framing import LineFramer
 from .limits import MAX_FRAME_BYTES, MAX_TEXT_BYTES
 from .messages import MESSAGE_TYPES, AnyMessage, Hello, Say
 from .names import check_name
 from .text import check_text
 
 _encoder: Final = msgspec.json.Encoder()
-_NEWLINE: Final = 10
-_CARRIAGE_RETURN: Final = 13
 
 
 def encode(message: AnyMessage) -> bytes:
@@ -45,14 +44,9 @@ def _quoted_keys(cls: type[AnyMessage]) -> tuple[bytes, ...]:
 
 # Keys as they appear in a frame, per message type, for the duplicate-key screen.
 _KEYS: Final = {cls: _quoted_keys(cls) for cls in MESSAGE_TYPES.values()}
-
-
-def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [key for key, _ in pairs]
-    if len(set(keys)) != len(keys):
-        duplicated = sorted({key for key in keys if keys.count(key) > 1})
-        raise ProtocolError(ErrorCode.BAD_JSON, f"duplicate key {duplicated[0]!r}")
-    return dict(pairs)
+_FIELDS: Final = {
+    cls: frozenset(("type", *cls.__struct_fields__)) for cls in MESSAGE_TYPES.values()
+}
 
 
 def _check_duplicate_keys(frame: bytes, cls: type[AnyMessage]) -> None:
@@ -60,42 +54,53 @@ def _check_duplicate_keys(frame: bytes, cls: type[AnyMessage]) -> None:
 
     msgspec keeps the last value of a duplicated key, and other parsers keep the first, so a frame
     with duplicates means different things to different readers: a classic smuggling trick. An
-    unescaped ``"key"`` can only appear in a frame as a key or as a whole string value, so counting
-    them is an exact screen for the common case; only a frame that passes the count for a key more
-    than once is parsed again, slowly, to tell.
+    unescaped ``"key"`` can only appear in a frame as a key or as a whole string value, and a key
+    can only be spelled differently with a ``\\u`` escape, so a frame where no field's ``"key"``
+    appears twice and no ``\\u`` appears has no duplicated field; only other frames are parsed
+    again, slowly, to tell. Only the fields of the top-level object count: duplicates inside
+    unknown fields are ignored like the rest of those fields, whatever the frame's content.
     """
-    for quoted in _KEYS[cls]:
-        if frame.count(quoted) > 1:
-            try:
-                json.loads(frame, object_pairs_hook=_reject_duplicate_keys)
-            except RecursionError:
-                raise ProtocolError(ErrorCode.BAD_JSON, "frame nests too deeply") from None
-            return
+    if b"\\u" not in frame and all(frame.count(quoted) <= 1 for quoted in _KEYS[cls]):
+        return
+    objects: list[list[tuple[str, Any]]] = []
+    try:
+        # parse_int=str: the value is not needed, and int() refuses more than 4300 digits.
+        json.loads(frame, object_pairs_hook=objects.append, parse_int=str)
+    except RecursionError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame nests too deeply") from None
+    except ValueError:
+        raise ProtocolError(ErrorCode.BAD_JSON, "frame is not valid JSON") from None
+    fields = _FIELDS[cls]
+    seen: set[str] = set()
+    for key, _ in objects[-1]:  # objects are completed inside out: the last is the frame itself
+        if key in fields:
+            if key in seen:
+                raise ProtocolError(ErrorCode.BAD_JSON, f"duplicate key {key!r}")
+            seen.add(key)
 
 
 class Decoder:
     """Turns a byte stream into messages, one ``\\n``-terminated JSON frame at a time.
 
     ``types`` is the union of message types this end accepts (a server passes
-    :data:`~wirechat_common.messages.ClientMessage`); any other ``type`` is ``unknown_type``.
+    :data:`~wirechat_common.messages.ClientMessage`, a client
+    :data:`~wirechat_common.messages.ServerMessage`); any other ``type`` is ``unknown_type``.
     ``max_text_bytes`` bounds the text of a ``say``. The text of ``say`` and the name of ``hello``
     are checked against the text and name rules while decoding, so a decoded message is valid.
 
-    :meth:`feed` raises :class:`ProtocolError` for the first bad frame. The messages decoded before
-    it in the same call travel with the exception as ``error.messages``. Unless ``error.fatal``,
-    the bad frame has been consumed and the decoder carries on: call ``feed(b"")`` to decode what
-    followed it. After a fatal error the decoder only raises the same error again.
+    Two ways to use it:
+
+    - :meth:`feed` adds bytes and returns every message they complete. It raises
+      :class:`ProtocolError` for the first bad frame; the messages decoded before it in the same
+      call travel with the exception as ``error.messages``. Unless ``error.fatal``, the bad frame
+      has been consumed and the decoder carries on: call ``feed(b"")`` to decode what followed.
+    - :meth:`receive_data` and :meth:`next_message`, h11-style, to pull one message at a time and
+      leave the rest buffered (a server applying a rate limit does this).
+
+    After a fatal error the decoder only raises the same error again.
     """
 
-    __slots__ = (
-        "_broken",
-        "_buffer",
-        "_decoder",
-        "_max_frame_bytes",
-        "_max_text_bytes",
-        "_scan_from",
-        "_tags",
-    )
+    __slots__ = ("_decoder", "_framer", "_max_text_bytes", "_tags")
 
     def __init__(
         self,
@@ -104,74 +109,46 @@ class Decoder:
         max_text_bytes: int = MAX_TEXT_BYTES,
         types: Any = AnyMessage,
     ) -> None:
-        if max_frame_bytes < 1:
-            raise ValueError("max_frame_bytes must be positive")
-        self._max_frame_bytes = max_frame_bytes
+        self._framer = LineFramer(max_frame_bytes)
         self._max_text_bytes = max_text_bytes
         self._decoder: msgspec.json.Decoder[AnyMessage] = msgspec.json.Decoder(types)
         members = getattr(types, "__args__", (types,))
         self._tags = frozenset(cls.__struct_config__.tag for cls in members)
-        self._buffer = bytearray()
-        self._scan_from = 0  # where the newline search resumes: bytes before it hold none
-        self._broken: ProtocolError | None = None
 
     @property
     def buffered(self) -> int:
-        """Bytes received but not yet decoded (part of an incomplete frame)."""
-        return len(self._buffer)
+        """Bytes received but not yet decoded."""
+        return self._framer.buffered
+
+    def complete_frames(self) -> int:
+        """How many complete frames (blank lines included) wait for :meth:`next_message`."""
+        return self._framer.complete_lines()
+
+    def receive_data(self, data: bytes) -> None:
+        """Append ``data`` to the stream."""
+        self._framer.receive_data(data)
+
+    def next_message(self) -> AnyMessage | None:
+        """The next message, or ``None`` until more data arrives; raises :class:`ProtocolError`."""
+        framer = self._framer
+        while True:
+            frame = framer.next_line()
+            if frame is None:
+                return None
+            if frame and not frame.isspace():
+                return self._decode_frame(frame)
 
     def feed(self, data: bytes) -> list[AnyMessage]:
         """Add ``data`` to the stream and return every message it completes, in order."""
-        if self._broken is not None:
-            raise self._broken
-        buffer = self._buffer
-        buffer += data
+        self._framer.receive_data(data)
         messages: list[AnyMessage] = []
-        start = 0
         try:
-            while True:
-                newline = buffer.find(b"\n", self._scan_from)
-                if newline < 0:
-                    # +1: the frame may still end in "\r\n", and the "\r" does not count.
-                    if len(buffer) - start > self._max_frame_bytes + 1:
-                        raise self._fail(
-                            ProtocolError(
-                                ErrorCode.FRAME_TOO_LARGE,
-                                f"no newline within {self._max_frame_bytes} bytes",
-                                fatal=True,
-                            )
-                        )
-                    self._scan_from = len(buffer)
-                    break
-                end = newline
-                if end > start and buffer[end - 1] == _CARRIAGE_RETURN:
-                    end -= 1
-                frame = bytes(buffer[start:end])
-                start = self._scan_from = newline + 1
-                if len(frame) > self._max_frame_bytes:
-                    raise self._fail(
-                        ProtocolError(
-                            ErrorCode.FRAME_TOO_LARGE,
-                            f"frame is longer than {self._max_frame_bytes} bytes",
-                            fatal=True,
-                        )
-                    )
-                if frame and not frame.isspace():
-                    messages.append(self._decode_frame(frame))
+            while (message := self.next_message()) is not None:
+                messages.append(message)
         except ProtocolError as error:
             error.messages = messages
             raise
-        finally:
-            if start:
-                del buffer[:start]
-                self._scan_from -= start
         return messages
-
-    def _fail(self, error: ProtocolError) -> ProtocolError:
-        self._broken = error
-        self._buffer.clear()
-        self._scan_from = 0
-        return error
 
     def _decode_frame(self, frame: bytes) -> AnyMessage:
         try:

@@ -24,6 +24,11 @@ MAX_TEXT_BYTES: Final = 4096
 #: leaves room for the envelope while still bounding what a peer can make us buffer.
 MAX_FRAME_BYTES: Final = 16 * 1024
 
+#: Largest frame a client should accept from a server. Server frames are bounded by what the
+#: server builds, not by what a peer sends; the largest is a ``welcome`` or ``users`` listing
+#: everyone present (about 35 bytes a user), so 1 MiB covers some 30,000 users.
+MAX_SERVER_FRAME_BYTES: Final = 1024 * 1024
+
 #: Longest name, in characters (all ASCII, so also bytes). Generous next to IRC's 9-30 and
 #: short enough to fit a user list column.
 MAX_NAME_LENGTH: Final = 32

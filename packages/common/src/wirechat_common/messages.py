@@ -38,8 +38,12 @@ class _Frame(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True, tag_
 # -- sent by clients ---------------------------------------------------------------------------
 
 
-class Hello(_Frame, frozen=True, tag="hello"):
-    """Client -> server, first frame: register under ``name``, speaking protocol ``version``."""
+class Hello(_Frame, frozen=True, tag="hello", omit_defaults=False):
+    """Client -> server, first frame: register under ``name``, speaking protocol ``version``.
+
+    ``version`` is always sent (``omit_defaults=False``): its default is the sender's own
+    :data:`PROTOCOL_VERSION`, so omitting it would make every receiver read its own version.
+    """
 
     name: str
     version: int = PROTOCOL_VERSION
