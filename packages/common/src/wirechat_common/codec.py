@@ -151,6 +151,12 @@ class Decoder:
         return messages
 
     def _decode_frame(self, frame: bytes) -> AnyMessage:
+        # msgspec only checks the UTF-8 of the strings it keeps, not of the fields it skips.
+        if not frame.isascii():
+            try:
+                frame.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError(ErrorCode.BAD_UTF8, "frame is not valid UTF-8") from None
         try:
             message = self._decoder.decode(frame)
         except msgspec.ValidationError as error:

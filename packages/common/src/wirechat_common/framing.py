@@ -79,6 +79,19 @@ class LineFramer:
             raise self._fail(f"line is longer than {self._max_line_bytes} bytes")
         return line
 
+    def take_rest(self) -> bytes:
+        """Remove and return the bytes of the incomplete line buffered so far.
+
+        For peers that do not terminate their last line: a plain-text client that sends its name
+        with no newline, or a stream that ends without one.
+        """
+        if self._broken is not None or self.complete_lines():
+            return b""
+        rest = bytes(self._buffer[self._start :])
+        self._buffer.clear()
+        self._start = self._scan_from = 0
+        return rest
+
     def _compact(self) -> None:
         # Drop consumed bytes only when the buffer runs dry of lines, so a burst of many small
         # lines costs one memmove, not one per line.

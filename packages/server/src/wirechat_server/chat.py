@@ -1,0 +1,240 @@
+"""The chat itself, with no sockets: who is here, what was said, who must hear it.
+
+:class:`ChatCore` holds the registered users and turns their actions into events (``joined``,
+``message``, ``left``...). It never writes to a socket and never waits. What each user is owed
+is queued for the current turn of the event loop and written once at the end of the turn by
+:meth:`ChatCore.flush`:
+
+- each event is rendered once per wire format in use (JSON for native clients, a text line for
+  plain-text ones), never once per recipient;
+- everything a recipient is owed in one turn is joined into a single write, so a burst of 100
+  messages costs each recipient one ``write`` call, not 100; and most recipients are owed exactly
+  the same bytes, so those bytes are built once and the same object goes to all of them.
+
+Only the few members whose stream differs this turn (a sender, who does not get its own message
+back; someone who joined mid-turn; the target of a direct reply) get bytes of their own. Direct
+replies (acks, errors, user lists) travel through the same queue, so every member sees events in
+exactly the order the core produced them.
+
+:meth:`ChatCore.publish` is the single seam through which events reach members; a multi-node
+backplane would hook in there without touching the connection adapters.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+from wirechat_common import (
+    Ack,
+    AnyMessage,
+    ErrorCode,
+    Joined,
+    LeaveReason,
+    Left,
+    Message,
+    ProtocolError,
+    Welcome,
+    name_key,
+)
+
+
+class WireFormat(Protocol):
+    """How events look on one kind of connection. One instance per format, shared by all."""
+
+    def render(self, event: AnyMessage) -> bytes:
+        """The bytes that show ``event``; empty when this format does not show it."""
+        ...
+
+
+class Member(Protocol):
+    """What the core needs of a registered connection."""
+
+    name: str
+    wire: WireFormat
+    #: Set by the core: ``None`` when the member is owed this turn's common bytes, else the
+    #: index in the turn's queue from which its own stream starts.
+    fanout_mark: int | None
+
+    def deliver(self, data: bytes) -> None:
+        """Write ``data`` to the member. Must not call back into the core."""
+        ...
+
+
+def now_ms() -> int:
+    """The current UTC time in milliseconds since the Unix epoch (the protocol's ``ts``)."""
+    return time.time_ns() // 1_000_000
+
+
+# One queued event: (event, member it must not reach, the only member it must reach).
+_Entry = tuple[AnyMessage, Member | None, Member | None]
+
+
+class ChatCore:
+    """The single conversation: registration, messages, presence and fan-out.
+
+    ``schedule`` is called with :meth:`flush` once per turn that has something to deliver (the
+    server passes ``loop.call_soon``); ``clock`` gives timestamps in milliseconds.
+    """
+
+    def __init__(
+        self,
+        *,
+        schedule: Callable[[Callable[[], None]], object],
+        server_name: str = "wirechat",
+        max_text_bytes: int = 0,
+        max_frame_bytes: int = 0,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._schedule = schedule
+        self._clock = clock
+        self._server_name = server_name
+        self._max_text_bytes = max_text_bytes
+        self._max_frame_bytes = max_frame_bytes
+        self._members: dict[str, Member] = {}  # by name_key
+        self._roster: list[str] = []  # display names, sorted by name_key
+        self._by_wire: dict[WireFormat, set[Member]] = {}
+        self._queue: list[_Entry] = []
+        self._special: list[Member] = []  # members with fanout_mark set this turn
+        self._flush_pending = False
+        self._last_id = 0
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return len(self._members)
+
+    def users(self) -> list[str]:
+        """Everyone registered, sorted case-insensitively."""
+        return list(self._roster)
+
+    def is_taken(self, name: str) -> bool:
+        """Whether ``name`` (in any case) is in use."""
+        return name_key(name) in self._members
+
+    # -- actions -----------------------------------------------------------------------------
+
+    def join(self, member: Member, name: str) -> None:
+        """Register ``member`` as ``name``: it gets ``welcome``, everyone else ``joined``.
+
+        Raises :class:`ProtocolError` ``name_taken`` if the name is in use in any case.
+        """
+        key = name_key(name)
+        if key in self._members:
+            raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
+        member.name = name
+        self._members[key] = member
+        bisect.insort(self._roster, name, key=name_key)
+        self._by_wire.setdefault(member.wire, set()).add(member)
+        # A member joining mid-turn must not receive what was queued before it arrived.
+        self._mark_special(member, len(self._queue))
+        welcome = Welcome(
+            name=name,
+            users=list(self._roster),
+            server=self._server_name,
+            max_text_bytes=self._max_text_bytes,
+            max_frame_bytes=self._max_frame_bytes,
+        )
+        self.send_to(member, welcome)
+        self.publish(Joined(name=name, ts=self._clock()), exclude=member)
+
+    def say(
+        self, member: Member, text: str, *, action: bool = False, client_id: str | None = None
+    ) -> None:
+        """Relay ``text`` from ``member`` to everyone else, and acknowledge it to ``member``."""
+        self._last_id += 1
+        ts = self._clock()
+        self.publish(
+            Message(id=self._last_id, ts=ts, sender=member.name, text=text, action=action),
+            exclude=member,
+        )
+        self.send_to(member, Ack(id=self._last_id, ts=ts, client_id=client_id))
+
+    def leave(self, member: Member, reason: LeaveReason, *, announce: bool = True) -> None:
+        """Remove ``member``, after giving it all it is owed; tell the others if ``announce``."""
+        key = name_key(member.name)
+        if self._members.get(key) is not member:
+            return
+        if self._queue:
+            member.deliver(self._stream_for(member, self._queue, self._render_all(member.wire)))
+        if member.fanout_mark is not None:
+            self._special.remove(member)
+            member.fanout_mark = None
+        del self._members[key]
+        del self._roster[bisect.bisect_left(self._roster, key, key=name_key)]
+        group = self._by_wire[member.wire]
+        group.discard(member)
+        if not group:
+            del self._by_wire[member.wire]
+        if announce:
+            self.publish(Left(name=member.name, reason=reason, ts=self._clock()))
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def publish(self, event: AnyMessage, *, exclude: Member | None = None) -> None:
+        """Queue ``event`` for every member but ``exclude``: the seam for a future backplane."""
+        if exclude is not None:
+            self._mark_special(exclude, 0)
+        self._enqueue((event, exclude, None))
+
+    def send_to(self, member: Member, event: AnyMessage) -> None:
+        """Queue ``event`` for ``member`` alone, in order with everything else it is owed."""
+        self._mark_special(member, 0)
+        self._enqueue((event, None, member))
+
+    def flush(self) -> None:
+        """Write everything queued this turn: one write per member, one render per format."""
+        self._flush_pending = False
+        queue = self._queue
+        if not queue:
+            return
+        special = self._special
+        self._queue = []
+        self._special = []
+        rendered_by_wire: dict[WireFormat, list[bytes]] = {}
+        for wire, members in self._by_wire.items():
+            rendered = rendered_by_wire[wire] = self._render_all(wire, queue)
+            shared = b"".join(
+                data for data, (_, _, only) in zip(rendered, queue, strict=True) if only is None
+            )
+            if shared:
+                for member in members:
+                    if member.fanout_mark is None:
+                        member.deliver(shared)
+        for member in special:
+            stream = self._stream_for(member, queue, rendered_by_wire[member.wire])
+            member.fanout_mark = None
+            if stream:
+                member.deliver(stream)
+
+    def _render_all(self, wire: WireFormat, queue: list[_Entry] | None = None) -> list[bytes]:
+        entries = self._queue if queue is None else queue
+        render = wire.render
+        # Direct replies are rendered only for their target's format.
+        return [
+            render(event) if only is None or only.wire is wire else b""
+            for event, _, only in entries
+        ]
+
+    @staticmethod
+    def _stream_for(member: Member, queue: list[_Entry], rendered: list[bytes]) -> bytes:
+        start = member.fanout_mark or 0
+        return b"".join(
+            rendered[index]
+            for index in range(start, len(queue))
+            if (queue[index][2] is member)
+            or (queue[index][2] is None and queue[index][1] is not member)
+        )
+
+    def _mark_special(self, member: Member, mark: int) -> None:
+        if member.fanout_mark is None:
+            member.fanout_mark = mark
+            self._special.append(member)
+
+    def _enqueue(self, entry: _Entry) -> None:
+        self._queue.append(entry)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._schedule(self.flush)

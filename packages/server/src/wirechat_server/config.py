@@ -1,0 +1,195 @@
+"""The server's settings: one frozen dataclass, with each one's flag, environment variable and help.
+
+Every limit the server enforces is a field here, so it can be found, documented and tuned in one
+place. Each field ``some_limit`` is set by the flag ``--some-limit`` or the environment variable
+``WIRECHAT_SOME_LIMIT``; a flag wins over the environment, which wins over the default. The defaults
+are chosen from what mature chat servers ship (Ergo, ngIRCd, InspIRCd, Redis, NATS); the reason for
+each number is in its help text.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from wirechat_common import MAX_FRAME_BYTES, MAX_TEXT_BYTES
+
+ENV_PREFIX: Final = "WIRECHAT_"
+LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+
+
+def _setting(default: Any, help: str, *, metavar: str | None = None) -> Any:
+    return field(default=default, metadata={"help": help, "metavar": metavar})
+
+
+@dataclass(frozen=True, slots=True)
+class ServerConfig:
+    """Everything ``chat-server`` can be told; see ``chat-server --help`` or the README."""
+
+    host: str = _setting("127.0.0.1", "address to listen on (0.0.0.0 for every interface)")
+    port: int = _setting(5001, "TCP port to listen on (0 picks a free one)")
+    log_level: str = _setting("info", "logging threshold: debug, info, warning or error")
+    max_connections: int = _setting(
+        1000,
+        "connections served at once; past it a newcomer gets an error line and is closed "
+        "(the soft file-descriptor limit is raised to fit at start)",
+    )
+    max_text_bytes: int = _setting(
+        MAX_TEXT_BYTES, "longest message text in bytes of UTF-8; longer text is refused, not cut"
+    )
+    max_frame_bytes: int = _setting(
+        MAX_FRAME_BYTES,
+        "longest native frame in bytes; a longer one (or that many bytes without a newline) "
+        "gets frame_too_large and the connection is closed",
+    )
+    max_line_bytes: int = _setting(
+        8192, "longest plain-text line in bytes; past it the connection is closed"
+    )
+    register_timeout: float = _setting(
+        60.0, "seconds a new connection has to register (send its name) before it is closed"
+    )
+    pre_register_max_frames: int = _setting(
+        8, "native frames allowed before a successful hello; past it: register_abuse, closed"
+    )
+    plain_name_wait: float = _setting(
+        0.3,
+        "seconds a plain-text client's first chunk may wait for a newline before it is taken "
+        "as the name (the lab client sends its name with no newline)",
+    )
+    idle_ping_interval: float = _setting(
+        60.0, "seconds of silence from a native client before the server pings it"
+    )
+    idle_timeout: float = _setting(
+        30.0, "seconds a pinged native client has to answer before it is dropped (timeout)"
+    )
+    keepalive_idle: int = _setting(
+        60, "TCP keepalive: seconds idle before the first probe (finds dead plain-text peers)"
+    )
+    keepalive_interval: int = _setting(10, "TCP keepalive: seconds between probes")
+    keepalive_count: int = _setting(6, "TCP keepalive: unanswered probes before the peer is dead")
+    max_output_buffer: int = _setting(
+        256 * 1024,
+        "bytes of unsent output a client may owe before it is cut off as too_slow "
+        "(the others are never slowed down by it)",
+    )
+    soft_output_buffer: int = _setting(
+        64 * 1024,
+        "bytes of unsent output past which the server stops reading that client's own "
+        "requests until it catches up",
+    )
+    write_timeout: float = _setting(
+        10.0, "seconds a client's unsent output may go without draining before: too_slow"
+    )
+    msg_burst: int = _setting(
+        10, "requests a client may send at once before the rate limit applies (a short paste)"
+    )
+    msg_rate: float = _setting(
+        2.0,
+        "requests per second a client may sustain past the burst; excess requests are "
+        "delayed, not dropped (0 turns the limit off)",
+    )
+    flood_backlog: float = _setting(
+        10.0,
+        "seconds of delayed requests a client may have queued before it is cut off (flood)",
+    )
+    max_consecutive_errors: int = _setting(
+        10, "refused requests in a row before the client is cut off (protocol_violation)"
+    )
+    shutdown_timeout: float = _setting(
+        3.0, "seconds clients get to receive the shutdown notice before they are cut"
+    )
+
+    def __post_init__(self) -> None:
+        if self.log_level not in LOG_LEVELS:
+            raise ValueError(f"log_level must be one of {', '.join(LOG_LEVELS)}")
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                allowed_zero = item.name in ("port", "msg_rate")
+                if value < 0 or (value == 0 and not allowed_zero):
+                    raise ValueError(f"{item.name} must be positive, got {value}")
+        if self.max_text_bytes > self.max_line_bytes:
+            raise ValueError("max_text_bytes must not exceed max_line_bytes")
+        if self.max_text_bytes > self.max_frame_bytes:
+            raise ValueError("max_text_bytes must not exceed max_frame_bytes")
+
+    @property
+    def sweep_interval(self) -> float:
+        """How often timers are checked: fine enough for the shortest timeout, at most 1 s."""
+        shortest = min(
+            self.register_timeout,
+            self.idle_ping_interval,
+            self.idle_timeout,
+            self.write_timeout,
+        )
+        return max(0.02, min(1.0, shortest / 4))
+
+
+def env_name(field_name: str) -> str:
+    """The environment variable for a setting: ``max_text_bytes`` -> ``WIRECHAT_MAX_TEXT_BYTES``."""
+    return ENV_PREFIX + field_name.upper()
+
+
+def flag_name(field_name: str) -> str:
+    """The command-line flag for a setting: ``max_text_bytes`` -> ``--max-text-bytes``."""
+    return "--" + field_name.replace("_", "-")
+
+
+def _parse(kind: Any, text: str) -> Any:
+    if kind in (int, "int"):
+        return int(text)
+    if kind in (float, "float"):
+        return float(text)
+    return text
+
+
+def _parser_for(kind: Any) -> Any:
+    def parse(text: str) -> Any:
+        return _parse(kind, text)
+
+    parse.__name__ = str(kind)  # argparse names the type in its error messages
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per setting, each with its default and environment variable in the help."""
+    for item in dataclasses.fields(ServerConfig):
+        parser.add_argument(
+            flag_name(item.name),
+            dest=item.name,
+            type=_parser_for(item.type),
+            default=None,
+            metavar=item.metadata["metavar"] or item.name.split("_")[-1].upper(),
+            choices=LOG_LEVELS if item.name == "log_level" else None,
+            help=f"{item.metadata['help']} (default: {item.default}; env {env_name(item.name)})",
+        )
+
+
+def config_from(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> ServerConfig:
+    """Build the configuration: flags in ``args`` over ``environ`` over the defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for item in dataclasses.fields(ServerConfig):
+        given = getattr(args, item.name, None) if args is not None else None
+        if given is not None:
+            values[item.name] = given
+        elif env_name(item.name) in environ:
+            raw = environ[env_name(item.name)]
+            try:
+                values[item.name] = _parse(item.type, raw)
+            except ValueError:
+                raise ValueError(
+                    f"{env_name(item.name)}={raw!r} is not a valid {item.type}"
+                ) from None
+    return ServerConfig(**values)
+
+
+def describe(config: ServerConfig) -> Sequence[tuple[str, Any]]:
+    """Every setting's name and value, for the startup log."""
+    return [(item.name, getattr(config, item.name)) for item in dataclasses.fields(config)]

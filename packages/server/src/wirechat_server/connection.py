@@ -1,0 +1,399 @@
+"""One TCP connection: the asyncio Protocol between a socket and the chat core.
+
+A :class:`Connection` owns everything with a clock or a socket in it: choosing the adapter from
+the first byte (``{`` means native JSON, anything else plain text), the rate limit, the output
+bound, liveness, and the one teardown path every ending goes through. The adapters
+(:mod:`.native`, :mod:`.plaintext`) only parse requests and call the core.
+
+Flow control follows the websockets and uvicorn rule: the server never waits for a client.
+Broadcast bytes are written to the transport immediately; a client whose unsent output passes
+``max_output_buffer``, or does not drain for ``write_timeout``, is cut off as too slow. Past
+``soft_output_buffer`` the server stops reading that client's own requests until it catches up,
+so a client cannot make the server queue replies it does not read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+
+from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, Ping, ProtocolError
+
+from .native import NATIVE, NativeSession
+from .plaintext import PLAIN, PlainSession
+
+if TYPE_CHECKING:
+    from .chat import ChatCore, WireFormat
+    from .server import ChatServer
+
+log: Final = logging.getLogger("wirechat.server")
+
+_NATIVE_FIRST_BYTE: Final = b"{"[0]
+
+# Why a connection ends, by the error code that ended it.
+_REASON_FOR_CODE: Final = {
+    ErrorCode.TOO_SLOW: LeaveReason.TOO_SLOW,
+    ErrorCode.TIMEOUT: LeaveReason.TIMEOUT,
+    ErrorCode.FLOOD: LeaveReason.FLOOD,
+}
+
+
+class Session(Protocol):
+    """What a connection needs of an adapter (native or plain text)."""
+
+    @property
+    def wire(self) -> WireFormat: ...
+    @property
+    def kind(self) -> str: ...
+
+    def receive(self, data: bytes) -> None: ...
+    def next_request(self) -> Any: ...
+    def pending_requests(self) -> int: ...
+    def handle(self, request: Any) -> None: ...
+    def name_timeout(self) -> None: ...
+
+
+class Connection(asyncio.Protocol):
+    """A client connection, native or plain text, from accept to close."""
+
+    __slots__ = (
+        "_held",
+        "_output_seen",
+        "_paused",
+        "_ping_sent_at",
+        "_progress_at",
+        "_resume_handle",
+        "_tokens",
+        "_tokens_at",
+        "closed",
+        "config",
+        "core",
+        "errors_in_row",
+        "fanout_mark",
+        "last_received",
+        "loop",
+        "name",
+        "opened_at",
+        "peer",
+        "registered",
+        "server",
+        "session",
+        "transport",
+        "wire",
+    )
+
+    def __init__(self, server: ChatServer) -> None:
+        self.server = server
+        self.config = server.config
+        self.core: ChatCore = server.core
+        self.loop = server.loop
+        self.transport: asyncio.Transport | None = None
+        self.session: Session | None = None
+        self.wire: WireFormat = PLAIN
+        self.name = ""
+        self.peer = "?"
+        self.fanout_mark: int | None = None
+        self.registered = False
+        self.closed = False
+        self.errors_in_row = 0
+        now = self.loop.time()
+        self.opened_at = now
+        self.last_received = now
+        self._ping_sent_at: float | None = None
+        self._tokens = float(self.config.msg_burst)
+        self._tokens_at = now
+        self._held: Any = None  # a request pulled but waiting for the rate limit
+        self._resume_handle: asyncio.TimerHandle | None = None
+        self._paused: set[str] = set()  # why reading is paused: "output", "rate"
+        self._output_seen = 0
+        self._progress_at = now
+
+    # -- asyncio callbacks ------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        transport = cast("asyncio.Transport", transport)
+        self.transport = transport
+        peername = transport.get_extra_info("peername")
+        if isinstance(peername, tuple) and len(peername) >= 2:
+            self.peer = f"{peername[0]}:{peername[1]}"
+        self._configure_socket(transport.get_extra_info("socket"))
+        transport.set_write_buffer_limits(high=self.config.soft_output_buffer)
+        if not self.server.admit(self):
+            log.warning("refuse %s reason=server_full", self.peer)
+            transport.write(
+                f"error: the server is full ({self.config.max_connections} connections); "
+                "try again later (server_full)\n".encode()
+            )
+            self.closed = True
+            transport.close()
+            return
+        log.info("connect %s", self.peer)
+
+    def _configure_socket(self, sock: socket.socket | None) -> None:
+        if sock is None:
+            return
+        config = self.config
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            # Plain-text clients cannot answer pings, so the kernel probes for dead peers.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            if hasattr(socket, "TCP_KEEPIDLE"):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, config.keepalive_idle)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, config.keepalive_interval)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, config.keepalive_count)
+        except OSError:  # pragma: no cover - the peer may already be gone
+            pass
+
+    def data_received(self, data: bytes) -> None:
+        if self.closed:
+            return
+        self.last_received = self.loop.time()
+        self._ping_sent_at = None
+        session = self.session
+        if session is None:
+            session = self.session = self._choose_session(data)
+            self.wire = session.wire
+        session.receive(data)
+        self.pump()
+
+    def _choose_session(self, first_data: bytes) -> Session:
+        if first_data[0] == _NATIVE_FIRST_BYTE:
+            return NativeSession(self)
+        return PlainSession(self)
+
+    def eof_received(self) -> bool:
+        return False  # close our side too; connection_lost follows
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self._end(LeaveReason.DROPPED, None)
+        self._cancel_timers()
+        self.server.forget(self)
+
+    def pause_writing(self) -> None:
+        self._pause("output")
+
+    def resume_writing(self) -> None:
+        self._resume("output")
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def pump(self) -> None:
+        """Handle buffered requests, in order, as far as the rate limit allows."""
+        session = self.session
+        if session is None:
+            return
+        while not self.closed and not self._paused:
+            try:
+                request = self._held
+                self._held = None
+                if request is None:
+                    request = session.next_request()
+                    if request is None:
+                        return
+                if not self._take_token():
+                    self._throttle(request)
+                    return
+                session.handle(request)
+                self.errors_in_row = 0
+            except ProtocolError as error:
+                self._refuse(error)  # then carry on with what followed the bad request
+            except Exception:
+                log.exception("internal error on %s name=%s", self.peer, self.name or "-")
+                self.close(
+                    LeaveReason.KICKED,
+                    farewell=Error(
+                        code=ErrorCode.INTERNAL_ERROR,
+                        detail="the server failed to handle your request",
+                        fatal=True,
+                    ),
+                )
+
+    def _refuse(self, error: ProtocolError) -> None:
+        """Tell the client what it did wrong; close if that was fatal or one error too many."""
+        if self.closed:
+            return
+        if error.fatal:
+            reason = _REASON_FOR_CODE.get(error.code, LeaveReason.KICKED)
+            log.info(
+                "refuse %s name=%s reason=%s: %s",
+                self.peer,
+                self.name or "-",
+                error.code,
+                error.detail,
+            )
+            self.close(reason, farewell=Error(code=error.code, detail=error.detail, fatal=True))
+            return
+        self.errors_in_row += 1
+        if self.errors_in_row >= self.config.max_consecutive_errors:
+            self.send(Error(code=error.code, detail=error.detail))
+            self._refuse(
+                ProtocolError(
+                    ErrorCode.PROTOCOL_VIOLATION,
+                    f"{self.errors_in_row} refused requests in a row",
+                    fatal=True,
+                )
+            )
+            return
+        self.send(Error(code=error.code, detail=error.detail))
+
+    # -- rate limit (a token bucket: delay first, cut only past the backlog) ----------------
+
+    def _take_token(self) -> bool:
+        rate = self.config.msg_rate
+        if rate <= 0:
+            return True
+        now = self.loop.time()
+        tokens = min(float(self.config.msg_burst), self._tokens + (now - self._tokens_at) * rate)
+        self._tokens_at = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
+            return True
+        self._tokens = tokens
+        return False
+
+    def _throttle(self, request: Any) -> None:
+        assert self.session is not None
+        config = self.config
+        queued = 1 + self.session.pending_requests()
+        if queued / config.msg_rate > config.flood_backlog:
+            raise ProtocolError(
+                ErrorCode.FLOOD,
+                f"{queued} requests queued, more than {config.flood_backlog:g} s "
+                f"at {config.msg_rate:g} per second",
+                fatal=True,
+            )
+        self._held = request
+        self._pause("rate")
+        wait = (1.0 - self._tokens) / config.msg_rate
+        self._resume_handle = self.loop.call_later(wait, self._resume, "rate")
+
+    def _pause(self, why: str) -> None:
+        if not self._paused and self.transport is not None and not self.closed:
+            self.transport.pause_reading()
+        self._paused.add(why)
+
+    def _resume(self, why: str) -> None:
+        if why == "rate":
+            self._resume_handle = None
+        self._paused.discard(why)
+        if not self._paused and not self.closed and self.transport is not None:
+            self.transport.resume_reading()
+            self.pump()
+
+    # -- output -----------------------------------------------------------------------------
+
+    def deliver(self, data: bytes) -> None:
+        """Write ``data`` now; schedule a cut if the client has fallen too far behind."""
+        transport = self.transport
+        if transport is None or transport.is_closing():
+            return
+        transport.write(data)
+        if transport.get_write_buffer_size() > self.config.max_output_buffer:
+            self.loop.call_soon(self.kick_too_slow, "unsent output passed max_output_buffer")
+
+    def send(self, event: AnyMessage) -> None:
+        """Send ``event`` to this client alone, in order with what the chat owes it."""
+        if self.registered:
+            self.core.send_to(self, event)
+        elif self.transport is not None and not self.closed:
+            self.transport.write(self.wire.render(event))
+
+    def kick_too_slow(self, detail: str) -> None:
+        if not self.closed:
+            log.info("refuse %s name=%s reason=too_slow: %s", self.peer, self.name or "-", detail)
+            self._end(LeaveReason.TOO_SLOW, None, detail)
+            if self.transport is not None:
+                self.transport.abort()  # its buffer is full: waiting to flush would never end
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def register(self, name: str) -> None:
+        """Join the chat as ``name``; raises ``ProtocolError`` (``name_taken``) if in use."""
+        self.core.join(self, name)
+        self.registered = True
+        assert self.session is not None
+        self.session.name_timeout()
+        log.info("register %s name=%s kind=%s", self.peer, name, self.session.kind)
+
+    def close(self, reason: LeaveReason, *, farewell: AnyMessage | None = None) -> None:
+        """End the connection: the others hear why, the client gets ``farewell``, then EOF."""
+        if self.closed:
+            return
+        self._end(reason, farewell)
+        if self.transport is not None:
+            self.transport.close()  # after the buffered output is flushed
+
+    def _end(self, reason: LeaveReason, farewell: AnyMessage | None, detail: str = "") -> None:
+        """The one teardown path: leave the chat, send the last words, stop every timer."""
+        self.closed = True
+        self._cancel_timers()
+        if self.registered:
+            self.registered = False
+            self.core.leave(self, reason, announce=reason is not LeaveReason.SHUTDOWN)
+        transport = self.transport
+        if farewell is not None and transport is not None and not transport.is_closing():
+            transport.write(self.wire.render(farewell))
+        why: str = reason
+        if isinstance(farewell, Error):
+            why, detail = farewell.code, farewell.detail
+        log.info(
+            "disconnect %s name=%s reason=%s%s",
+            self.peer,
+            self.name or "-",
+            why,
+            f": {detail}" if detail else "",
+        )
+
+    def _cancel_timers(self) -> None:
+        if self._resume_handle is not None:
+            self._resume_handle.cancel()
+            self._resume_handle = None
+        if self.session is not None:
+            self.session.name_timeout()
+
+    def shutdown(self) -> None:
+        """The server is stopping: say so and close."""
+        self.close(LeaveReason.SHUTDOWN, farewell=Bye(reason=LeaveReason.SHUTDOWN))
+
+    def check_timers(self, now: float) -> None:
+        """Called by the server's sweeper: registration, liveness and write deadlines."""
+        if self.closed:
+            return
+        config = self.config
+        if not self.registered:
+            if now - self.opened_at > config.register_timeout:
+                self._refuse(
+                    ProtocolError(
+                        ErrorCode.REGISTER_TIMEOUT,
+                        f"no name given within {config.register_timeout:g} s",
+                        fatal=True,
+                    )
+                )
+            return
+        transport = self.transport
+        if transport is not None:
+            pending = transport.get_write_buffer_size()
+            if pending == 0 or pending < self._output_seen:
+                self._progress_at = now
+            elif now - self._progress_at > config.write_timeout:
+                self.kick_too_slow(f"output did not drain for {config.write_timeout:g} s")
+                return
+            self._output_seen = pending
+        if self.wire is not NATIVE:
+            return  # plain-text clients cannot answer pings; TCP keepalive watches them
+        if self._ping_sent_at is not None:
+            if now - self._ping_sent_at > config.idle_timeout:
+                self._refuse(
+                    ProtocolError(
+                        ErrorCode.TIMEOUT,
+                        f"no answer to ping within {config.idle_timeout:g} s",
+                        fatal=True,
+                    )
+                )
+        elif now - self.last_received > config.idle_ping_interval:
+            self._ping_sent_at = now
+            self.send(Ping(token=str(int(now))))

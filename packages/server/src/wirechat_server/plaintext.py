@@ -1,0 +1,177 @@
+"""The plain-text adapter: chat for ``nc``, telnet and the original lab client.
+
+The protocol is the lab server's. The first line is the user's name; the lab client sends its
+name with no newline at all, so a first chunk that stays unterminated for ``plain_name_wait``
+seconds is taken as the name. Every later line is said to everyone else, who see ``NAME: TEXT``;
+the line ``bye`` leaves. ``/who`` lists who is here, ``/me TEXT`` sends an action and ``/quit`` is
+``bye``. Output is plain lines: no colour, no control characters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Final
+
+from wirechat_common import (
+    AnyMessage,
+    Bye,
+    Error,
+    ErrorCode,
+    Joined,
+    LeaveReason,
+    Left,
+    LineFramer,
+    Message,
+    ProtocolError,
+    Users,
+    Welcome,
+    check_name,
+    check_text,
+    sanitize_text,
+)
+
+if TYPE_CHECKING:
+    from .connection import Connection
+
+#: How many names the welcome line lists before it says "and N more".
+WELCOME_NAMES_SHOWN: Final = 20
+
+_LEFT_HOW: Final = {
+    LeaveReason.QUIT: "left the conversation",
+    LeaveReason.DROPPED: "left the conversation unexpectedly",
+    LeaveReason.TIMEOUT: "left the conversation (timed out)",
+    LeaveReason.TOO_SLOW: "left the conversation (too slow to keep up)",
+    LeaveReason.FLOOD: "left the conversation (flooding)",
+    LeaveReason.KICKED: "left the conversation (kicked)",
+    LeaveReason.SHUTDOWN: "left the conversation (server shutting down)",
+}
+
+
+def _names(users: list[str]) -> str:
+    shown = ", ".join(users[:WELCOME_NAMES_SHOWN])
+    if len(users) > WELCOME_NAMES_SHOWN:
+        shown += f" and {len(users) - WELCOME_NAMES_SHOWN} more"
+    return shown
+
+
+class PlainWire:
+    """Plain-text clients see events as the lab server's lines."""
+
+    __slots__ = ()
+
+    def render(self, event: AnyMessage) -> bytes:
+        match event:
+            case Message(sender=sender, text=text, action=action):
+                line = f"* {sender} {text}\n" if action else f"{sender}: {text}\n"
+            case Joined(name=name):
+                line = f"{name} joined the conversation\n"
+            case Left(name=name, reason=reason):
+                line = f"{name} {_LEFT_HOW[reason]}\n"
+            case Welcome(name=name, users=users):
+                others = len(users) - 1
+                people = "nobody else" if not others else f"{len(users)} here: {_names(users)}"
+                line = (
+                    f"Welcome to the chat, {name}! {people}. "
+                    "Type a line to say it to everyone; enter 'bye' anytime to exit.\n"
+                )
+            case Users(users=users):
+                line = f"{len(users)} here: {_names(users)}\n"
+            case Error(code=ErrorCode.NAME_TAKEN):
+                line = "Username already taken!\n"
+            case Error(code=code, detail=detail):
+                line = f"error: {sanitize_text(detail)} ({code})\n"
+            case Bye(reason=LeaveReason.SHUTDOWN):
+                line = "The server is shutting down. Goodbye!\n"
+            case Bye():
+                line = "Goodbye!\n"
+            case _:
+                return b""  # acks and pings mean nothing to a person at a terminal
+        return line.encode("utf-8")
+
+    def __repr__(self) -> str:
+        return "plain"
+
+
+PLAIN: Final = PlainWire()
+
+
+class PlainSession:
+    """One plain-text client's side of the conversation."""
+
+    __slots__ = ("_connection", "_framer", "_name_chunk", "_name_timer")
+    wire: Final = PLAIN
+    kind: Final = "plain"
+
+    def __init__(self, connection: Connection) -> None:
+        self._connection = connection
+        self._framer = LineFramer(connection.config.max_line_bytes)
+        self._name_timer: asyncio.TimerHandle | None = None
+        self._name_chunk: bytes | None = None
+
+    def receive(self, data: bytes) -> None:
+        self._framer.receive_data(data)
+        connection = self._connection
+        if not connection.registered and self._name_timer is None:
+            self._name_timer = connection.loop.call_later(
+                connection.config.plain_name_wait, self._take_unterminated_name
+            )
+
+    def _take_unterminated_name(self) -> None:
+        connection = self._connection
+        if connection.registered or connection.closed or self._framer.complete_lines():
+            return
+        chunk = self._framer.take_rest()
+        if chunk.strip():
+            self._name_chunk = chunk
+            connection.pump()
+        else:
+            self._name_timer = None  # whitespace only: wait for a real name
+
+    def next_request(self) -> bytes | None:
+        if self._name_chunk is not None:
+            chunk, self._name_chunk = self._name_chunk, None
+            return chunk
+        return self._framer.next_line()
+
+    def pending_requests(self) -> int:
+        return self._framer.complete_lines()
+
+    def handle(self, line: bytes) -> None:
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError:
+            raise ProtocolError(ErrorCode.BAD_UTF8, "that line is not valid UTF-8") from None
+        connection = self._connection
+        if not connection.registered:
+            self._register(text.strip())
+            return
+        command = text.strip()
+        if not command:
+            return  # an empty line (Enter pressed by accident) says nothing
+        lowered = command.lower()
+        if lowered in ("bye", "/quit"):
+            connection.close(LeaveReason.QUIT, farewell=Bye(reason=LeaveReason.QUIT))
+        elif lowered == "/who":
+            connection.send(Users(users=connection.core.users()))
+        elif lowered.startswith("/me "):
+            action = check_text(command[4:].strip(), connection.config.max_text_bytes)
+            connection.core.say(connection, action, action=True)
+        else:
+            connection.core.say(connection, check_text(text, connection.config.max_text_bytes))
+
+    def _register(self, name: str) -> None:
+        if self._name_timer is not None:
+            self._name_timer.cancel()
+            self._name_timer = None
+        connection = self._connection
+        try:
+            connection.register(check_name(name))
+        except ProtocolError as error:
+            # The lab client sends its name once and cannot retry: say why, then close.
+            error.fatal = True
+            raise
+
+    def name_timeout(self) -> None:
+        if self._name_timer is not None:
+            self._name_timer.cancel()
+            self._name_timer = None
