@@ -52,7 +52,7 @@ class Session(Protocol):
     def next_request(self) -> Any: ...
     def pending_requests(self) -> int: ...
     def handle(self, request: Any) -> None: ...
-    def name_timeout(self) -> None: ...
+    def cancel_timers(self) -> None: ...
 
 
 class Connection(asyncio.Protocol):
@@ -316,7 +316,7 @@ class Connection(asyncio.Protocol):
         self.core.join(self, name)
         self.registered = True
         assert self.session is not None
-        self.session.name_timeout()
+        self.session.cancel_timers()
         log.info("register %s name=%s kind=%s", self.peer, name, self.session.kind)
 
     def close(self, reason: LeaveReason, *, farewell: AnyMessage | None = None) -> None:
@@ -353,7 +353,7 @@ class Connection(asyncio.Protocol):
             self._resume_handle.cancel()
             self._resume_handle = None
         if self.session is not None:
-            self.session.name_timeout()
+            self.session.cancel_timers()
 
     def shutdown(self) -> None:
         """The server is stopping: say so and close."""

@@ -123,5 +123,5 @@ class NativeSession:
         if not self._connection.registered:
             raise ProtocolError(ErrorCode.NOT_REGISTERED, "send hello first")
 
-    def name_timeout(self) -> None:
-        """Native clients always say hello explicitly; nothing to do."""
+    def cancel_timers(self) -> None:
+        """Native sessions keep no timers of their own."""

@@ -137,11 +137,14 @@ class PlainSession:
         return self._framer.complete_lines()
 
     def handle(self, line: bytes) -> None:
+        connection = self._connection
         try:
             text = line.decode("utf-8")
         except UnicodeDecodeError:
-            raise ProtocolError(ErrorCode.BAD_UTF8, "that line is not valid UTF-8") from None
-        connection = self._connection
+            # Binary junk instead of a name (a TLS hello, say) is not worth waiting for.
+            raise ProtocolError(
+                ErrorCode.BAD_UTF8, "that line is not valid UTF-8", fatal=not connection.registered
+            ) from None
         if not connection.registered:
             self._register(text.strip())
             return
@@ -171,7 +174,7 @@ class PlainSession:
             error.fatal = True
             raise
 
-    def name_timeout(self) -> None:
+    def cancel_timers(self) -> None:
         if self._name_timer is not None:
             self._name_timer.cancel()
             self._name_timer = None
