@@ -15,23 +15,42 @@ caught and translated here.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Final
 
 import msgspec
 
 from .errors import ErrorCode, ProtocolError
 from .framing import LineFramer
-from .limits import MAX_FRAME_BYTES, MAX_TEXT_BYTES
+from .limits import MAX_FRAME_BYTES, MAX_NESTING_DEPTH, MAX_TEXT_BYTES
 from .messages import MESSAGE_TYPES, AnyMessage, Hello, Say
 from .names import check_name
 from .text import check_text
 
 _encoder: Final = msgspec.json.Encoder()
+_JSON_WHITESPACE: Final = b" \t\r"
+# Strings and the escapes inside them, so brackets in text do not count towards nesting.
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_BRACKETS: Final = re.compile(rb"[\[\]{}]")
 
 
 def encode(message: AnyMessage) -> bytes:
     """Encode ``message`` as one frame: compact JSON and a terminating ``\\n``."""
     return _encoder.encode(message) + b"\n"
+
+
+def _check_depth(frame: bytes) -> None:
+    """Refuse a frame whose arrays and objects nest deeper than :data:`MAX_NESTING_DEPTH`."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub(b'""', frame)):
+        if bracket in b"[{":
+            depth += 1
+            if depth > MAX_NESTING_DEPTH:
+                raise ProtocolError(
+                    ErrorCode.BAD_JSON, f"frame nests deeper than {MAX_NESTING_DEPTH} levels"
+                )
+        else:
+            depth -= 1
 
 
 class _TypeOnly(msgspec.Struct):
@@ -135,7 +154,7 @@ class Decoder:
             frame = framer.next_line()
             if frame is None:
                 return None
-            if frame and not frame.isspace():
+            if frame.strip(_JSON_WHITESPACE):
                 return self._decode_frame(frame)
 
     def feed(self, data: bytes) -> list[AnyMessage]:
@@ -157,6 +176,9 @@ class Decoder:
                 frame.decode("utf-8")
             except UnicodeDecodeError:
                 raise ProtocolError(ErrorCode.BAD_UTF8, "frame is not valid UTF-8") from None
+        # Two counts in C are cheap; only a frame with many brackets gets its depth measured.
+        if frame.count(b"[") + frame.count(b"{") > MAX_NESTING_DEPTH:
+            _check_depth(frame)
         try:
             message = self._decoder.decode(frame)
         except msgspec.ValidationError as error:

@@ -60,7 +60,8 @@ class LineFramer:
     def next_line(self) -> bytes | None:
         """The next complete line, without its terminator, or ``None`` until more data arrives."""
         if self._broken is not None:
-            raise self._broken
+            # A fresh exception each time: re-raising one object would grow its traceback.
+            raise ProtocolError(self._broken.code, self._broken.detail, fatal=True)
         buffer = self._buffer
         newline = buffer.find(_NEWLINE, self._scan_from)
         if newline < 0:

@@ -32,3 +32,11 @@ MAX_SERVER_FRAME_BYTES: Final = 1024 * 1024
 #: Longest name, in characters (all ASCII, so also bytes). Generous next to IRC's 9-30 and
 #: short enough to fit a user list column.
 MAX_NAME_LENGTH: Final = 32
+
+#: Longest opaque token (``client_id``, ping tokens): room for a UUID or a ULID and a prefix.
+MAX_TOKEN_LENGTH: Final = 64
+
+#: Deepest nesting of JSON arrays and objects accepted in a frame. No wirechat frame nests more
+#: than 2 levels; 32 leaves room for extensions in unknown fields, and an explicit limit keeps the
+#: outcome independent of the parser's recursion limit (about 1,000 levels, stack permitting).
+MAX_NESTING_DEPTH: Final = 32

@@ -12,15 +12,29 @@ Fields the receiver never needs are omitted from the wire when they hold their d
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import TypeAlias
+from typing import Annotated, TypeAlias
 
 import msgspec
 
-from .limits import PROTOCOL_VERSION
+from .limits import MAX_TOKEN_LENGTH, PROTOCOL_VERSION
+
+#: Integers on the wire stay within what every JSON implementation reads exactly (JavaScript's
+#: numbers are doubles): 0 to 2**53 - 1.
+Count: TypeAlias = Annotated[int, msgspec.Meta(ge=0, le=2**53 - 1)]
+
+#: Opaque tokens chosen by a peer (``client_id``, ping tokens): short printable ASCII, so they can
+#: be logged, echoed and compared without any escaping concerns.
+Token: TypeAlias = Annotated[
+    str, msgspec.Meta(min_length=1, max_length=MAX_TOKEN_LENGTH, pattern="^[\\x21-\\x7e]+$")
+]
 
 
 class LeaveReason(StrEnum):
-    """Why a user left, carried by ``left`` and by the server's ``bye``."""
+    """Why a user left, carried by ``left`` and by the server's ``bye``.
+
+    On the wire the reason is a plain string, so that a newer server can add reasons without
+    older clients refusing the whole frame; clients show an unknown reason as it is.
+    """
 
     QUIT = "quit"  # said bye
     DROPPED = "dropped"  # the connection broke
@@ -46,7 +60,7 @@ class Hello(_Frame, frozen=True, tag="hello", omit_defaults=False):
     """
 
     name: str
-    version: int = PROTOCOL_VERSION
+    version: Count = PROTOCOL_VERSION
 
 
 class Say(_Frame, frozen=True, tag="say"):
@@ -58,7 +72,7 @@ class Say(_Frame, frozen=True, tag="say"):
 
     text: str
     action: bool = False
-    client_id: str | None = None
+    client_id: Token | None = None
 
 
 class Who(_Frame, frozen=True, tag="who"):
@@ -77,10 +91,10 @@ class Welcome(_Frame, frozen=True, tag="welcome"):
 
     name: str
     users: list[str]
-    version: int = PROTOCOL_VERSION
+    version: Count  # required, unlike in hello: a server always says what it speaks
     server: str = ""
-    max_text_bytes: int = 0
-    max_frame_bytes: int = 0
+    max_text_bytes: Count = 0
+    max_frame_bytes: Count = 0
 
 
 class Message(_Frame, frozen=True, tag="message"):
@@ -90,8 +104,8 @@ class Message(_Frame, frozen=True, tag="message"):
     time of receipt in milliseconds since the Unix epoch.
     """
 
-    id: int
-    ts: int
+    id: Count
+    ts: Count
     sender: str
     text: str
     action: bool = False
@@ -100,24 +114,24 @@ class Message(_Frame, frozen=True, tag="message"):
 class Ack(_Frame, frozen=True, tag="ack"):
     """Server -> client: your ``say`` was accepted and relayed as message ``id`` at ``ts``."""
 
-    id: int
-    ts: int
-    client_id: str | None = None
+    id: Count
+    ts: Count
+    client_id: Token | None = None
 
 
 class Joined(_Frame, frozen=True, tag="joined"):
     """Server -> client: ``name`` joined."""
 
     name: str
-    ts: int
+    ts: Count
 
 
 class Left(_Frame, frozen=True, tag="left"):
     """Server -> client: ``name`` left, for ``reason``."""
 
     name: str
-    reason: LeaveReason
-    ts: int
+    reason: str
+    ts: Count
 
 
 class Users(_Frame, frozen=True, tag="users"):
@@ -144,13 +158,13 @@ class Error(_Frame, frozen=True, tag="error"):
 class Ping(_Frame, frozen=True, tag="ping"):
     """Either way: are you there? Answer with a ``pong`` carrying the same ``token``."""
 
-    token: str | None = None
+    token: Token | None = None
 
 
 class Pong(_Frame, frozen=True, tag="pong"):
     """Either way: the answer to ``ping``."""
 
-    token: str | None = None
+    token: Token | None = None
 
 
 class Bye(_Frame, frozen=True, tag="bye"):
@@ -160,7 +174,7 @@ class Bye(_Frame, frozen=True, tag="bye"):
     From a server: the connection ends now, for ``reason``.
     """
 
-    reason: LeaveReason | None = None
+    reason: str | None = None
 
 
 ClientMessage: TypeAlias = Hello | Say | Who | Ping | Pong | Bye

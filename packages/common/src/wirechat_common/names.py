@@ -1,6 +1,7 @@
 """The rules for user names, shared so that servers and clients agree on what is valid.
 
-Names are ASCII letters, digits, ``_``, ``-`` and ``.``, 1 to :data:`MAX_NAME_LENGTH` long, and
+Names are ASCII letters, digits, ``_``, ``-`` and ``.``, starting with a letter or digit, 1 to
+:data:`MAX_NAME_LENGTH` long, and
 unique under case folding (``Alice`` and ``alice`` are the same user). ASCII-only is deliberate:
 Unicode names invite look-alikes (a Cyrillic capital Ve for a Latin B) that need PRECIS and
 confusable skeletons to handle safely; Ergo recommends the same ``ascii`` casemapping.
@@ -14,9 +15,10 @@ from typing import Final
 from .errors import ErrorCode, ProtocolError
 from .limits import MAX_NAME_LENGTH
 
-NAME_CHARACTERS: Final = "ASCII letters, digits, '_', '-' and '.'"
+NAME_CHARACTERS: Final = "ASCII letters, digits, '_', '-' and '.', starting with a letter or digit"
 
-_NAME_RE: Final = re.compile(rf"[A-Za-z0-9_.\-]{{1,{MAX_NAME_LENGTH}}}")
+# The first character is a letter or digit: names like "." or "--" read as punctuation.
+_NAME_RE: Final = re.compile(rf"[A-Za-z0-9][A-Za-z0-9_.\-]{{0,{MAX_NAME_LENGTH - 1}}}")
 
 
 def is_valid_name(name: str) -> bool:

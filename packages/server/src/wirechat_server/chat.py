@@ -28,6 +28,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from wirechat_common import (
+    PROTOCOL_VERSION,
     Ack,
     AnyMessage,
     ErrorCode,
@@ -132,6 +133,7 @@ class ChatCore:
         self._mark_special(member, len(self._queue))
         welcome = Welcome(
             name=name,
+            version=PROTOCOL_VERSION,
             users=list(self._roster),
             server=self._server_name,
             max_text_bytes=self._max_text_bytes,

@@ -36,7 +36,7 @@ if TYPE_CHECKING:
 #: How many names the welcome line lists before it says "and N more".
 WELCOME_NAMES_SHOWN: Final = 20
 
-_LEFT_HOW: Final = {
+_LEFT_HOW: Final[dict[str, str]] = {
     LeaveReason.QUIT: "left the conversation",
     LeaveReason.DROPPED: "left the conversation unexpectedly",
     LeaveReason.TIMEOUT: "left the conversation (timed out)",
@@ -66,7 +66,8 @@ class PlainWire:
             case Joined(name=name):
                 line = f"{name} joined the conversation\n"
             case Left(name=name, reason=reason):
-                line = f"{name} {_LEFT_HOW[reason]}\n"
+                how = _LEFT_HOW.get(reason, f"left the conversation ({reason})")
+                line = f"{name} {how}\n"
             case Welcome(name=name, users=users):
                 others = len(users) - 1
                 people = "nobody else" if not others else f"{len(users)} here: {_names(users)}"

@@ -1,0 +1,42 @@
+"""wirechat_common is sans-I/O: importing it must not pull in an event loop, sockets or a UI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+FORBIDDEN_MODULES = ("asyncio", "socket", "textual", "rich")
+
+
+def modules_loaded_after(statement: str) -> set[str]:
+    """The forbidden modules present in ``sys.modules`` after running ``statement`` afresh."""
+    code = (
+        "import json, sys\n"
+        f"{statement}\n"
+        f"print(json.dumps([m for m in {list(FORBIDDEN_MODULES)!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    loaded: list[str] = json.loads(result.stdout)
+    return set(loaded)
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "import wirechat_common",
+        "from wirechat_common import Decoder, encode, Say; Decoder().feed(encode(Say(text='x')))",
+        "import wirechat_common.codec, wirechat_common.framing, wirechat_common.text",
+    ],
+)
+def test_importing_wirechat_common_loads_no_io_or_ui_module(statement: str) -> None:
+    assert modules_loaded_after(statement) == set()
+
+
+def test_the_check_can_see_a_loaded_module() -> None:
+    """The subprocess check is not blind: it reports a module that is imported."""
+    assert modules_loaded_after("import wirechat_common, asyncio") >= {"asyncio", "socket"}
