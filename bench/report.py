@@ -1,0 +1,78 @@
+"""Presenting results: one table per scenario, with each server's ratio to a reference peer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Final
+
+from .scenarios import Result
+
+#: The headline number of each scenario, and whether more is better.
+HEADLINE: Final = {
+    "fanout-1k-sat": ("deliveries_per_s", True),
+    "fanout-1k": ("latency_p99_ms", False),
+    "idle-10k": ("server_rss_mib", False),
+}
+COLUMNS: Final = {
+    "fanout-1k-sat": [
+        "deliveries_per_s",
+        "loss",
+        "server_cpu_s",
+        "server_peak_rss_mib",
+        "generator_cpu",
+    ],
+    "fanout-1k": ["latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "loss", "sent"],
+    "idle-10k": ["server_rss_mib", "kib_per_connection", "connect_s"],
+}
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, int) and abs(value) >= 10_000:
+        return f"{value:,}"
+    return "-" if value is None else str(value)
+
+
+def table(results: Sequence[Result], reference: str) -> str:
+    """A plain-text table per scenario; the ratio column compares each server to ``reference``."""
+    out: list[str] = []
+    for scenario in HEADLINE:
+        rows = [result for result in results if result.scenario == scenario]
+        if not rows:
+            continue
+        key, _more_is_better = HEADLINE[scenario]
+        base = next((r.metrics.get(key) for r in rows if r.server == reference), None)
+        header = ["server", "registered", *COLUMNS[scenario], f"{key} / {reference}"]
+        lines = [header]
+        for row in rows:
+            value = row.metrics.get(key)
+            ratio = f"{value / base:.2f}x" if value is not None and base else "-"
+            registered = f"{row.registered}/{row.clients}"
+            lines.append(
+                [
+                    row.server,
+                    registered,
+                    *(_cell(row.metrics.get(c)) for c in COLUMNS[scenario]),
+                    ratio,
+                ]
+            )
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        out.append(f"\n{scenario}")
+        for index, line in enumerate(lines):
+            out.append(
+                "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
+            )
+            if index == 0:
+                out.append("  ".join("-" * width for width in widths))
+        for row in rows:
+            for note in row.notes:
+                out.append(f"  note: {row.server}: {note}")
+    return "\n".join(out)
+
+
+def write_json(path: Path, results: Sequence[Result], meta: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {"meta": meta, "results": [asdict(result) for result in results]}
+    path.write_text(json.dumps(document, indent=2) + "\n")
