@@ -44,6 +44,7 @@ class ErrorCode(StrEnum):
     TOO_SLOW = "too_slow"
     TIMEOUT = "timeout"
     SERVER_FULL = "server_full"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
     INTERNAL_ERROR = "internal_error"
 
 

@@ -38,6 +38,16 @@ class ServerConfig:
         "connections served at once; past it a newcomer gets an error line and is closed "
         "(the soft file-descriptor limit is raised to fit at start)",
     )
+    max_connections_per_ip: int = _setting(
+        16,
+        "connections served at once from one IP address (127.0.0.1 and ::1 are exempt); "
+        "past it: too_many_connections",
+    )
+    connect_rate_per_ip: int = _setting(
+        32,
+        "new connections one IP address may open per minute, in a burst or spread out "
+        "(127.0.0.1 and ::1 are exempt); past it: too_many_connections",
+    )
     max_text_bytes: int = _setting(
         MAX_TEXT_BYTES, "longest message text in bytes of UTF-8; longer text is refused, not cut"
     )

@@ -32,6 +32,13 @@ log: Final = logging.getLogger("wirechat.server")
 
 _NATIVE_FIRST_BYTE: Final = b"{"[0]
 
+#: Requests handled for one connection in one turn of the event loop. Replies are written only
+#: when the turn ends (``ChatCore.flush``), so the output bounds can act only between turns; with
+#: no cap, a client pipelining thousands of cheap requests (uvloop hands over up to 32 reads per
+#: turn) had them all answered, megabytes past ``max_output_buffer`` and seconds of loop stall,
+#: before the server noticed that it reads none of the replies.
+REQUESTS_PER_TURN: Final = 64
+
 # Why a connection ends, by the error code that ended it.
 _REASON_FOR_CODE: Final = {
     ErrorCode.TOO_SLOW: LeaveReason.TOO_SLOW,
@@ -67,6 +74,7 @@ class Connection(asyncio.Protocol):
         "_resume_handle",
         "_tokens",
         "_tokens_at",
+        "address",
         "closed",
         "config",
         "core",
@@ -94,6 +102,7 @@ class Connection(asyncio.Protocol):
         self.wire: WireFormat = PLAIN
         self.name = ""
         self.peer = "?"
+        self.address = "?"
         self.fanout_mark: int | None = None
         self.registered = False
         self.closed = False
@@ -106,7 +115,7 @@ class Connection(asyncio.Protocol):
         self._tokens_at = now
         self._held: Any = None  # a request pulled but waiting for the rate limit
         self._resume_handle: asyncio.TimerHandle | None = None
-        self._paused: set[str] = set()  # why reading is paused: "output", "rate"
+        self._paused: set[str] = set()  # why reading is paused: "output", "rate", "turn"
         self._output_seen = 0
         self._progress_at = now
 
@@ -118,15 +127,16 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if isinstance(peername, tuple) and len(peername) >= 2:
+            self.address = str(peername[0])
             self.peer = f"{peername[0]}:{peername[1]}"
         self._configure_socket(transport.get_extra_info("socket"))
         transport.set_write_buffer_limits(high=self.config.soft_output_buffer)
-        if not self.server.admit(self):
-            log.warning("refuse %s reason=server_full", self.peer)
-            transport.write(
-                f"error: the server is full ({self.config.max_connections} connections); "
-                "try again later (server_full)\n".encode()
-            )
+        refusal = self.server.admit(self, self.address)
+        if refusal is not None:
+            # Refused before the client has said which protocol it speaks: a plain line is
+            # readable by a person and, being no JSON, unmistakable for a native client.
+            log.warning("refuse %s reason=%s", self.peer, refusal.code)
+            transport.write(f"error: {refusal.detail} ({refusal.code})\n".encode())
             self.closed = True
             transport.close()
             return
@@ -171,7 +181,7 @@ class Connection(asyncio.Protocol):
         if not self.closed:
             self._end(LeaveReason.DROPPED, None)
         self._cancel_timers()
-        self.server.forget(self)
+        self.server.forget(self, self.address)
 
     def pause_writing(self) -> None:
         self._pause("output")
@@ -186,7 +196,15 @@ class Connection(asyncio.Protocol):
         session = self.session
         if session is None:
             return
+        handled = 0
         while not self.closed and not self._paused:
+            if handled == REQUESTS_PER_TURN:
+                # Stop reading until this turn's replies are flushed (the flush was scheduled
+                # first, so it runs first) and the output bounds have had their say.
+                self._pause("turn")
+                self.loop.call_soon(self._resume, "turn")
+                return
+            handled += 1
             try:
                 request = self._held
                 self._held = None

@@ -14,6 +14,9 @@ import logging
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final
 
+from wirechat_common import ErrorCode
+
+from .admission import Admission, Refusal
 from .chat import ChatCore
 from .config import ServerConfig
 from .connection import Connection
@@ -45,6 +48,7 @@ class ChatServer:
             max_frame_bytes=self.config.max_frame_bytes,
         )
         self.connections: set[Connection] = set()
+        self.admission = Admission(self.config)
         self._listener: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._all_gone = asyncio.Event()
@@ -72,17 +76,21 @@ class ChatServer:
         host, port = self.address
         log.info("listening on %s:%d", host, port)
 
-    def admit(self, connection: Connection) -> bool:
-        """Take ``connection`` into the registry, unless stopping or full."""
-        if self._stopping or len(self.connections) >= self.config.max_connections:
-            return False
-        self.connections.add(connection)
-        self._all_gone.clear()
-        return True
+    def admit(self, connection: Connection, address: str) -> Refusal | None:
+        """Take ``connection`` from ``address`` into the registry, or say why not."""
+        if self._stopping:
+            return Refusal(ErrorCode.SERVER_FULL, "the server is shutting down")
+        refusal = self.admission.admit(address, self.loop.time())
+        if refusal is None:
+            self.connections.add(connection)
+            self._all_gone.clear()
+        return refusal
 
-    def forget(self, connection: Connection) -> None:
-        """``connection`` is gone for good."""
-        self.connections.discard(connection)
+    def forget(self, connection: Connection, address: str) -> None:
+        """``connection`` from ``address`` is gone for good."""
+        if connection in self.connections:
+            self.connections.remove(connection)
+            self.admission.release(address)
         if not self.connections:
             self._all_gone.set()
 
@@ -93,6 +101,7 @@ class ChatServer:
         while True:
             await asyncio.sleep(interval)
             now = self.loop.time()
+            self.admission.prune(now)
             for connection in list(self.connections):
                 try:
                     connection.check_timers(now)
