@@ -1,0 +1,48 @@
+"""App-level messages: what the screens ask of the App, and what the network tells it.
+
+Data flows down as method calls and attributes (the App hands events to the chat screen); it
+flows up as these messages (a screen asks the App, which owns the connection, to act).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from .address import Address
+from .events import Connection, NetEvent
+
+
+@dataclass
+class NetworkUpdate(Message):
+    """A batch of events from ``connection`` (one socket read's worth)."""
+
+    connection: Connection
+    events: list[NetEvent]
+
+
+@dataclass
+class ConnectRequested(Message):
+    """The connect screen's form was submitted and is valid."""
+
+    address: Address
+    name: str
+
+
+@dataclass
+class SendRequested(Message):
+    """Say ``text`` to everyone (``action`` for /me)."""
+
+    text: str
+    action: bool = False
+
+
+@dataclass
+class WhoRequested(Message):
+    """The user typed /who."""
+
+
+@dataclass
+class QuitRequested(Message):
+    """The user typed /quit or bye."""

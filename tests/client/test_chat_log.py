@@ -1,0 +1,168 @@
+"""The chat log widget on its own: following, unread count, the cap, wrapping, wide text."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+import pytest
+from rich.cells import cell_len
+from textual.app import App, ComposeResult
+
+from tests.client.support import FIXED_MS
+from wirechat_client.lines import (
+    LineKind,
+    LogEntry,
+    entry_height,
+    make_entry,
+    mentions,
+    nick_color,
+    render_entry,
+)
+from wirechat_client.widgets.chat_log import ChatLog
+
+
+class LogApp(App[None]):
+    def __init__(self, max_entries: int = 100) -> None:
+        super().__init__()
+        self.log_widget = ChatLog(max_entries=max_entries, tz=UTC)
+
+    def compose(self) -> ComposeResult:
+        yield self.log_widget
+
+
+def line(n: int, text: str = "", nick: str = "bob") -> LogEntry:
+    return make_entry(LineKind.MESSAGE, text or f"line {n}", nick=nick, ts=FIXED_MS)
+
+
+def following(log: ChatLog) -> bool:
+    return log.following
+
+
+def top_row(log: ChatLog) -> str:
+    return log.render_line(0).text
+
+
+async def test_follows_new_lines_until_scrolled_up_then_counts_them() -> None:
+    app = LogApp(max_entries=1000)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.extend(line(n) for n in range(100))
+        await pilot.pause()
+        assert following(log)
+        assert log.scroll_y == log.max_scroll_y
+        assert "line 99" in log.render_line(log.size.height - 1).text
+        log.scroll_to(y=10, animate=False)
+        await pilot.pause()
+        assert not following(log)
+        before = top_row(log)
+        for n in range(100, 130):
+            log.append(line(n))
+        await pilot.pause()
+        assert top_row(log) == before  # no jump
+        assert log.unread == 30
+        log.append(make_entry(LineKind.MESSAGE, "mine", nick="me", own=True))
+        assert log.unread == 30  # our own lines are not news to us
+        log.scroll_end(animate=False)
+        await pilot.pause()
+        assert following(log)
+        assert log.unread == 0
+
+
+async def test_the_view_stays_put_while_old_lines_are_dropped() -> None:
+    app = LogApp(max_entries=100)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.extend(line(n) for n in range(100))
+        await pilot.pause()
+        log.scroll_to(y=50, animate=False)
+        await pilot.pause()
+        before = top_row(log)
+        log.extend(line(n) for n in range(100, 140))
+        await pilot.pause()
+        assert len(log.entries) == 100
+        assert log.entries[0].text == "line 40"
+        assert top_row(log) == before
+
+
+async def test_a_huge_batch_keeps_only_the_newest_lines() -> None:
+    app = LogApp(max_entries=100)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.extend(line(n) for n in range(10_000))
+        await pilot.pause()
+        assert [e.text for e in (log.entries[0], log.entries[-1])] == ["line 9900", "line 9999"]
+        assert log.virtual_size.height == 100
+
+
+async def test_lines_rewrap_on_resize_and_keep_their_text() -> None:
+    app = LogApp()
+    async with app.run_test(size=(100, 20)) as pilot:
+        log = app.log_widget
+        words = " ".join(f"word{n}" for n in range(30))
+        log.append(line(0, words))
+        await pilot.pause()
+        wide_rows = len(log.lines_text())
+        await pilot.resize_terminal(50, 20)
+        await pilot.pause()
+        narrow = log.lines_text()
+        assert len(narrow) > wide_rows
+        assert " ".join(" ".join(r.split("│", 1)[1].split()) for r in narrow) == words
+
+
+async def test_theme_change_redraws_in_the_new_palette() -> None:
+    app = LogApp()
+    async with app.run_test(size=(60, 10)) as pilot:
+        log = app.log_widget
+        log.append(line(0, nick="carol"))
+        await pilot.pause()
+        colors = {str(s.style.color) for s in log.render_line(0) if s.style and s.style.color}
+        app.theme = "textual-light"
+        await pilot.pause()
+        after = {str(s.style.color) for s in log.render_line(0) if s.style and s.style.color}
+        assert colors != after
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "emoji 👩‍👩‍👧‍👦 family and 🇫🇷 flag " * 3,
+        "wide 日本語のテキストは二つのセルを使います " * 4,
+        "combining e\u0301e\u0301e\u0301 and zero\u200bwidth " * 5,
+        "a" * 300,
+        "tab\tseparated\tcolumns",
+    ],
+)
+@pytest.mark.parametrize("width", [30, 45, 61, 100])
+async def test_every_row_is_exactly_as_wide_as_the_log(text: str, width: int) -> None:
+    from rich.console import Console
+    from rich.style import Style
+
+    from wirechat_client.lines import Look
+
+    plain = Style()
+    look = Look(
+        Console(width=width), plain, plain, plain, plain, plain, plain, plain, plain, plain, plain
+    )
+    entry = line(0, text, nick="a-rather-long-nickname")
+    rows = render_entry(entry, width, look)
+    assert len(rows) == entry_height(entry, width)
+    for row in rows:
+        assert row.cell_length == width
+        assert cell_len(row.text) == width
+    # The bar sits in the same column on every row: wrapped text never pushes it.
+    assert len({row.text.index("│") for row in rows}) == 1
+
+
+def test_mentions_are_whole_words_in_any_case() -> None:
+    assert mentions("hi Alice!", "alice")
+    assert mentions("alice: look", "alice")
+    assert mentions("thanks alice.", "alice")
+    assert not mentions("malice aforethought", "alice")
+    assert not mentions("alice_bot says hi", "alice")
+    assert not mentions("anything", "")
+
+
+def test_nick_colors_are_stable() -> None:
+    palette = ("a", "b", "c", "d")
+    assert nick_color("Bob", palette) == nick_color("bob", palette)
+    assert len({nick_color(n, palette) for n in ("alice", "bob", "carol", "dave", "eve")}) > 1

@@ -1,0 +1,268 @@
+"""The connection on its own (no UI): registration, traffic, liveness, loss and reconnection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import pytest
+
+from tests.client.support import FAST
+from tests.helpers import WAIT, NativeClient, running_server
+from wirechat_client.address import Address
+from wirechat_client.events import Connecting, Disconnected, LinkState, NetEvent, Registered
+from wirechat_client.net import Backoff, ChatConnection
+from wirechat_common import (
+    PROTOCOL_VERSION,
+    Ack,
+    Decoder,
+    Error,
+    Hello,
+    Left,
+    Message,
+    Say,
+    Welcome,
+    encode,
+)
+from wirechat_server.server import ChatServer
+
+Handler = Callable[[int, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+class Events:
+    """Runs ``connection.updates()`` in a task and lets the test wait for what it yields."""
+
+    def __init__(self, connection: ChatConnection) -> None:
+        self.connection = connection
+        self.seen: list[NetEvent] = []
+        self._changed = asyncio.Event()
+        self.task = asyncio.create_task(self._run())
+
+    async def _run(self) -> None:
+        async for batch in self.connection.updates():
+            self.seen.extend(batch)
+            self._changed.set()
+
+    async def wait_for(self, kind: type, count: int = 1, timeout: float = WAIT) -> list[NetEvent]:
+        """Wait until ``count`` events of ``kind`` have been seen; return them all."""
+        async with asyncio.timeout(timeout):
+            while len(found := [e for e in self.seen if isinstance(e, kind)]) < count:
+                self._changed.clear()
+                await self._changed.wait()
+        return found
+
+    async def finish(self) -> None:
+        await self.connection.close()
+        async with asyncio.timeout(WAIT):
+            await self.task
+
+
+@contextlib.asynccontextmanager
+async def tcp_server(handler: Handler) -> AsyncIterator[Address]:
+    """A fake server: ``handler(n, reader, writer)`` plays the n-th connection (from 0)."""
+    count = 0
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal count
+        count += 1
+        with contextlib.suppress(ConnectionError):
+            await handler(count - 1, reader, writer)
+        writer.close()
+
+    listener = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield Address(*listener.sockets[0].getsockname()[:2])
+    finally:
+        listener.close()
+
+
+async def read_hello(reader: asyncio.StreamReader) -> Hello:
+    decoder = Decoder()
+    while True:
+        for message in decoder.feed(await reader.readline()):
+            if isinstance(message, Hello):
+                return message
+
+
+def welcome(name: str) -> bytes:
+    return encode(Welcome(name=name, users=[name], version=PROTOCOL_VERSION))
+
+
+def address_of(server: ChatServer) -> Address:
+    return Address(*server.address)
+
+
+async def test_registers_says_and_hears(server: ChatServer) -> None:
+    bob = await NativeClient.connect(server, "bob")
+    events = Events(ChatConnection(address_of(server), "alice", backoff=FAST))
+    (registered,) = await events.wait_for(Registered)
+    assert isinstance(registered, Registered)
+    assert not registered.reconnected
+    assert registered.welcome.users == ["alice", "bob"]
+    assert events.connection.state is LinkState.ONLINE
+    client_id = events.connection.say("hello bob")
+    heard = await bob.expect(Message)
+    assert (heard.sender, heard.text) == ("alice", "hello bob")
+    (ack,) = await events.wait_for(Ack)
+    assert isinstance(ack, Ack)
+    assert ack.client_id == client_id
+    assert ack.id == heard.id
+    await bob.send(Say(text="hi alice"))
+    (message,) = await events.wait_for(Message)
+    assert isinstance(message, Message)
+    assert message.text == "hi alice"
+    await events.finish()
+    assert isinstance(events.seen[-1], Disconnected)
+    assert events.seen[-1].retry_in is None
+    left = await bob.expect(Left)  # close() said bye: a clean quit, not a dropped connection
+    assert (left.name, left.reason) == ("alice", "quit")
+    await bob.close()
+
+
+async def test_answers_the_servers_pings() -> None:
+    async with running_server(idle_ping_interval=0.05, idle_timeout=0.1) as server:
+        events = Events(ChatConnection(address_of(server), "alice", keepalive=60))
+        await events.wait_for(Registered)
+        # Several ping rounds, each of which would drop a client that did not answer.
+        await asyncio.sleep(0.6)
+        assert server.core.users() == ["alice"]
+        assert not [e for e in events.seen if isinstance(e, Disconnected)]
+        await events.finish()
+
+
+async def test_a_silent_server_is_detected_by_keepalive() -> None:
+    async def mute(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(welcome((await read_hello(reader)).name))
+        while await reader.read(65536):  # swallows our pings, answers nothing
+            pass
+
+    async with tcp_server(mute) as address:
+        connection = ChatConnection(address, "alice", backoff=FAST, keepalive=0.1)
+        events = Events(connection)
+        (lost, *_) = await events.wait_for(Disconnected)
+        assert isinstance(lost, Disconnected)
+        assert lost.reason == "no answer from the server for 0.2 s"
+        assert lost.retry_in is not None
+        await events.finish()
+
+
+async def test_a_first_failure_is_final(server: ChatServer) -> None:
+    async with running_server() as gone:
+        closed = address_of(gone)
+    events = Events(ChatConnection(closed, "alice", backoff=FAST))
+    await events.task  # ends by itself: no retry on a first attempt
+    assert isinstance(events.seen[0], Connecting)
+    last = events.seen[-1]
+    assert isinstance(last, Disconnected)
+    assert last.retry_in is None
+    assert last.reason == f"nothing is listening on {closed} (is the server running?)"
+
+    taken = await NativeClient.connect(server, "alice")
+    events = Events(ChatConnection(address_of(server), "ALICE", backoff=FAST))
+    await events.task
+    last = events.seen[-1]
+    assert isinstance(last, Disconnected)
+    assert last.retry_in is None
+    assert last.code == "name_taken"
+    await taken.close()
+
+
+async def test_reconnects_and_retries_a_name_still_held_by_our_ghost() -> None:
+    async def flaky(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = await read_hello(reader)
+        if n == 1:  # the server still holds our previous connection
+            writer.write(encode(Error(code="name_taken", detail="the name 'alice' is taken")))
+            await reader.read(65536)
+            return
+        writer.write(welcome(hello.name))
+        if n == 0:
+            return  # and drop the connection at once
+        writer.write(encode(Message(id=1, ts=0, sender="bob", text="welcome back")))
+        await reader.read(65536)
+
+    async with tcp_server(flaky) as address:
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        await events.wait_for(Registered, count=2)
+        await events.wait_for(Message)
+        kinds = [type(e).__name__ for e in events.seen]
+        assert kinds == [
+            "Connecting", "Registered", "Disconnected",
+            "Connecting", "Disconnected",
+            "Connecting", "Registered", "Message",
+        ]  # fmt: skip
+        drops = [e for e in events.seen if isinstance(e, Disconnected)]
+        assert drops[1].code == "name_taken"
+        assert drops[1].retry_in is not None
+        assert all(e.retry_in is not None and e.retry_in <= FAST.maximum for e in drops)
+        registered = [e for e in events.seen if isinstance(e, Registered)]
+        assert registered[1].reconnected
+        await events.finish()
+
+
+async def test_lines_in_flight_at_a_drop_are_reported_unconfirmed() -> None:
+    drop = asyncio.Event()
+
+    async def no_acks(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(welcome((await read_hello(reader)).name))
+        if n == 0:
+            await drop.wait()
+
+    async with tcp_server(no_acks) as address:
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        await events.wait_for(Registered)
+        client_id = events.connection.say("did this arrive?")
+        drop.set()
+        (lost, *_) = await events.wait_for(Disconnected)
+        assert isinstance(lost, Disconnected)
+        assert lost.unconfirmed == (client_id,)
+        await events.finish()
+
+
+async def test_lines_said_offline_wait_in_a_bounded_outbox() -> None:
+    async with running_server() as first:
+        address = address_of(first)
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        await events.wait_for(Registered)
+    await events.wait_for(Disconnected)
+    ids = [events.connection.say(f"queued {n}") for n in range(12)]
+    assert all(ids[:10])
+    assert ids[10:] == [None, None]
+    async with running_server(port=address.port) as second:
+        bob = await NativeClient.connect(second, "bob")
+        await events.wait_for(Registered, count=2)
+        texts = [(await bob.expect(Message)).text for _ in range(10)]
+        assert texts == [f"queued {n}" for n in range(10)]
+        await events.finish()
+        await bob.close()
+
+
+async def test_close_while_waiting_to_retry_ends_at_once() -> None:
+    async with running_server() as server:
+        events = Events(ChatConnection(address_of(server), "alice", backoff=Backoff(30, 30)))
+        await events.wait_for(Registered)
+    await events.wait_for(Disconnected)
+    async with asyncio.timeout(1):
+        await events.finish()
+    assert events.connection.state is LinkState.CLOSED
+
+
+@pytest.mark.parametrize("attempt", range(12))
+def test_backoff_doubles_up_to_the_cap_with_jitter(attempt: int) -> None:
+    backoff = Backoff(initial=0.5, maximum=30.0, jitter=0.5)
+    base = min(30.0, 0.5 * 2**attempt)
+    assert backoff.delay(attempt, lambda: 0.0) == base
+    assert backoff.delay(attempt, lambda: 1.0) == base / 2
+    assert base / 2 <= backoff.delay(attempt) <= base
+
+
+def test_the_network_layer_does_not_load_textual() -> None:
+    code = (
+        "import sys, wirechat_client.net, wirechat_client.events; "
+        "print(sorted(m for m in ('textual', 'rich') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
