@@ -75,9 +75,15 @@ async def _run_one(scenario: str, peer: Peer, sizes: Sizes, server_cpu: int | No
         return result
     with running(peer, server_cpu) as (pid, port):
         if scenario == "idle-10k":
-            return await idle(peer.name, peer.dialect, pid, port, sizes)
+            return await idle(peer.name, peer.dialect, pid, port, sizes, peer.connect_batch)
         return await fanout(
-            peer.name, peer.dialect, pid, port, sizes, paced=scenario == "fanout-1k"
+            peer.name,
+            peer.dialect,
+            pid,
+            port,
+            sizes,
+            paced=scenario == "fanout-1k",
+            batch=peer.connect_batch,
         )
 
 

@@ -17,9 +17,8 @@ from typing import Final, cast
 
 from .dialects import MARK, Dialect, payload
 
-#: Clients connecting at once. ngIRCd listens with a backlog of 10; batches this small keep its
-#: accept queue from overflowing (which would show as connect timeouts, not as slowness).
-CONNECT_BATCH: Final = 10
+#: Clients connecting at once, unless the peer needs fewer (ngIRCd listens with a backlog of 10).
+CONNECT_BATCH: Final = 100
 READY_TIMEOUT: Final = 30.0
 
 _SENT_AT: Final = re.compile(rb"\|\d+ T(\d+) ")
@@ -89,7 +88,7 @@ class Client(asyncio.Protocol):
 
 
 async def connect_all(
-    port: int, dialect: Dialect, nicks: Sequence[str]
+    port: int, dialect: Dialect, nicks: Sequence[str], batch_size: int = CONNECT_BATCH
 ) -> tuple[list[Client], int]:
     """Connect and register ``nicks`` in small batches; return the clients and how many failed."""
     loop = asyncio.get_running_loop()
@@ -107,8 +106,8 @@ async def connect_all(
             return None
         return client
 
-    for start in range(0, len(nicks), CONNECT_BATCH):
-        batch = await asyncio.gather(*(one(nick) for nick in nicks[start : start + CONNECT_BATCH]))
+    for start in range(0, len(nicks), batch_size):
+        batch = await asyncio.gather(*(one(nick) for nick in nicks[start : start + batch_size]))
         for client in batch:
             if client is None:
                 failed += 1

@@ -89,10 +89,12 @@ def _generator_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-async def _room(port: int, dialect: Dialect, sizes: Sizes, result: Result) -> list[Client]:
+async def _room(
+    port: int, dialect: Dialect, sizes: Sizes, result: Result, batch: int
+) -> list[Client]:
     nicks = [f"u{i}" for i in range(sizes.clients - sizes.senders)]
     nicks += [f"s{i}" for i in range(sizes.senders)]
-    clients, failed = await connect_all(port, dialect, nicks)
+    clients, failed = await connect_all(port, dialect, nicks, batch)
     result.registered = len(clients)
     if failed:
         result.notes.append(f"{failed} clients failed to register")
@@ -111,12 +113,12 @@ def _close(clients: list[Client]) -> None:
 
 
 async def fanout(
-    server: str, dialect_name: str, pid: int, port: int, sizes: Sizes, *, paced: bool
+    server: str, dialect_name: str, pid: int, port: int, sizes: Sizes, *, paced: bool, batch: int
 ) -> Result:
     """Run a fan-out scenario against a server already listening on ``port``."""
     scenario = "fanout-1k" if paced else "fanout-1k-sat"
     result = Result(scenario, server, sizes.clients, 0)
-    clients = await _room(port, DIALECTS[dialect_name], sizes, result)
+    clients = await _room(port, DIALECTS[dialect_name], sizes, result, batch)
     receivers, sender_clients = _split(clients)
     if len(sender_clients) < sizes.senders or len(receivers) < sizes.senders:
         result.notes.append("not enough clients registered to run")
@@ -178,7 +180,9 @@ def _percentile(sorted_values: list[int], percent: float) -> float:
     return float(sorted_values[index])
 
 
-async def idle(server: str, dialect_name: str, pid: int, port: int, sizes: Sizes) -> Result:
+async def idle(
+    server: str, dialect_name: str, pid: int, port: int, sizes: Sizes, batch: int
+) -> Result:
     """Register ``sizes.idle_clients`` connections and measure the server's memory."""
     result = Result("idle-10k", server, sizes.idle_clients, 0)
     dialect: Dialect = IrcIdle("irc-idle") if dialect_name == "irc" else DIALECTS[dialect_name]
@@ -186,7 +190,7 @@ async def idle(server: str, dialect_name: str, pid: int, port: int, sizes: Sizes
     baseline = probe.rss()
     started = time.monotonic()
     nicks = [f"i{i}" for i in range(sizes.idle_clients)]
-    clients, failed = await connect_all(port, dialect, nicks)
+    clients, failed = await connect_all(port, dialect, nicks, batch)
     result.metrics["connect_s"] = round(time.monotonic() - started, 1)
     await asyncio.sleep(1.0)  # let the server settle before reading its memory
     still = sum(1 for client in clients if not client.lost.done())

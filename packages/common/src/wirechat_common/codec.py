@@ -14,6 +14,7 @@ caught and translated here.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from typing import Any, Final
@@ -98,6 +99,15 @@ def _check_duplicate_keys(frame: bytes, cls: type[AnyMessage]) -> None:
             seen.add(key)
 
 
+@functools.cache
+def _parser_for(types: Any) -> tuple[msgspec.json.Decoder[AnyMessage], frozenset[str]]:
+    """The msgspec decoder and accepted tags for ``types``, shared by every :class:`Decoder`:
+    a server holds one Decoder per connection, and these are the bulk of one's memory."""
+    members = getattr(types, "__args__", (types,))
+    tags = frozenset(cls.__struct_config__.tag for cls in members)
+    return msgspec.json.Decoder(types), tags
+
+
 class Decoder:
     """Turns a byte stream into messages, one ``\\n``-terminated JSON frame at a time.
 
@@ -130,9 +140,7 @@ class Decoder:
     ) -> None:
         self._framer = LineFramer(max_frame_bytes)
         self._max_text_bytes = max_text_bytes
-        self._decoder: msgspec.json.Decoder[AnyMessage] = msgspec.json.Decoder(types)
-        members = getattr(types, "__args__", (types,))
-        self._tags = frozenset(cls.__struct_config__.tag for cls in members)
+        self._decoder, self._tags = _parser_for(types)
 
     @property
     def buffered(self) -> int:
@@ -192,7 +200,11 @@ class Decoder:
         cls = type(message)
         _check_duplicate_keys(frame, cls)
         if cls is Say:
-            check_text(message.text, self._max_text_bytes)  # type: ignore[union-attr]
+            try:
+                check_text(message.text, self._max_text_bytes)  # type: ignore[union-attr]
+            except ProtocolError as error:
+                error.client_id = message.client_id  # type: ignore[union-attr]
+                raise
         elif cls is Hello:
             check_name(message.name)  # type: ignore[union-attr]
         return message

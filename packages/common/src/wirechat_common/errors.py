@@ -63,3 +63,5 @@ class ProtocolError(Exception):
         self.detail = detail
         self.fatal = fatal
         self.messages: list[AnyMessage] = []
+        #: The ``client_id`` of the ``say`` refused, for the error frame to echo.
+        self.client_id: str | None = None

@@ -86,7 +86,10 @@ class Welcome(_Frame, frozen=True, tag="welcome"):
     """Server -> client: registration succeeded.
 
     ``name`` is the name as registered, ``users`` everyone present (``name`` included), sorted
-    case-insensitively. ``max_text_bytes`` and ``max_frame_bytes`` are this server's limits.
+    case-insensitively. ``max_text_bytes`` and ``max_frame_bytes`` are this server's limits;
+    ``msg_burst`` and ``msg_rate`` its rate limit: requests a client may send at once, then per
+    second (a ``msg_rate`` of 0 means no limit; absent: not announced). A client that queued lines while offline can
+    size what it sends after reconnecting by them.
     """
 
     name: str
@@ -95,6 +98,9 @@ class Welcome(_Frame, frozen=True, tag="welcome"):
     server: str = ""
     max_text_bytes: Count = 0
     max_frame_bytes: Count = 0
+    msg_burst: Count = 0
+    # None, not 0.0, as the default: omit_defaults compares floats by identity.
+    msg_rate: Annotated[float, msgspec.Meta(ge=0)] | None = None
 
 
 class Message(_Frame, frozen=True, tag="message"):
@@ -145,11 +151,14 @@ class Error(_Frame, frozen=True, tag="error"):
 
     ``code`` is stable and machine-readable (see :class:`wirechat_common.errors.ErrorCode`),
     ``detail`` is for humans. ``fatal`` is true when the server closes the connection next.
+    ``client_id`` is that of the ``say`` refused, when it carried one, so a client knows which
+    of its lines did not go out.
     """
 
     code: str
     detail: str = ""
     fatal: bool = False
+    client_id: Token | None = None
 
 
 # -- sent by both ------------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from __future__ import annotations
 import bisect
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from wirechat_common import (
@@ -64,6 +65,16 @@ class Member(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class AnnouncedLimits:
+    """The server's limits that ``welcome`` tells each client (0: not announced or none)."""
+
+    max_text_bytes: int = 0
+    max_frame_bytes: int = 0
+    msg_burst: int = 0
+    msg_rate: float = 0.0
+
+
 def now_ms() -> int:
     """The current UTC time in milliseconds since the Unix epoch (the protocol's ``ts``)."""
     return time.time_ns() // 1_000_000
@@ -85,15 +96,13 @@ class ChatCore:
         *,
         schedule: Callable[[Callable[[], None]], object],
         server_name: str = "wirechat",
-        max_text_bytes: int = 0,
-        max_frame_bytes: int = 0,
+        limits: AnnouncedLimits | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._schedule = schedule
         self._clock = clock
         self._server_name = server_name
-        self._max_text_bytes = max_text_bytes
-        self._max_frame_bytes = max_frame_bytes
+        self._limits = limits or AnnouncedLimits()
         self._members: dict[str, Member] = {}  # by name_key
         self._roster: list[str] = []  # display names, sorted by name_key
         self._by_wire: dict[WireFormat, set[Member]] = {}
@@ -136,8 +145,10 @@ class ChatCore:
             version=PROTOCOL_VERSION,
             users=list(self._roster),
             server=self._server_name,
-            max_text_bytes=self._max_text_bytes,
-            max_frame_bytes=self._max_frame_bytes,
+            max_text_bytes=self._limits.max_text_bytes,
+            max_frame_bytes=self._limits.max_frame_bytes,
+            msg_burst=self._limits.msg_burst,
+            msg_rate=self._limits.msg_rate,
         )
         self.send_to(member, welcome)
         self.publish(Joined(name=name, ts=self._clock()), exclude=member)

@@ -247,7 +247,7 @@ class Connection(asyncio.Protocol):
             return
         self.errors_in_row += 1
         if self.errors_in_row >= self.config.max_consecutive_errors:
-            self.send(Error(code=error.code, detail=error.detail))
+            self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
             self._refuse(
                 ProtocolError(
                     ErrorCode.PROTOCOL_VIOLATION,
@@ -256,7 +256,7 @@ class Connection(asyncio.Protocol):
                 )
             )
             return
-        self.send(Error(code=error.code, detail=error.detail))
+        self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
 
     # -- rate limit (a token bucket: delay first, cut only past the backlog) ----------------
 

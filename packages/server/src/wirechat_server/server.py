@@ -17,7 +17,7 @@ from typing import Final
 from wirechat_common import ErrorCode
 
 from .admission import Admission, Refusal
-from .chat import ChatCore
+from .chat import AnnouncedLimits, ChatCore
 from .config import ServerConfig
 from .connection import Connection
 
@@ -44,8 +44,12 @@ class ChatServer:
         self.core = ChatCore(
             schedule=self.loop.call_soon,
             server_name=server_version(),
-            max_text_bytes=self.config.max_text_bytes,
-            max_frame_bytes=self.config.max_frame_bytes,
+            limits=AnnouncedLimits(
+                max_text_bytes=self.config.max_text_bytes,
+                max_frame_bytes=self.config.max_frame_bytes,
+                msg_burst=self.config.msg_burst,
+                msg_rate=self.config.msg_rate,
+            ),
         )
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
