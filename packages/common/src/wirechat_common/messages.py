@@ -88,8 +88,8 @@ class Welcome(_Frame, frozen=True, tag="welcome"):
     ``name`` is the name as registered, ``users`` everyone present (``name`` included), sorted
     case-insensitively. ``max_text_bytes`` and ``max_frame_bytes`` are this server's limits;
     ``msg_burst`` and ``msg_rate`` its rate limit: requests a client may send at once, then per
-    second (a ``msg_rate`` of 0 means no limit; absent: not announced). A client that queued lines while offline can
-    size what it sends after reconnecting by them.
+    second (a ``msg_rate`` of 0 means no limit; absent: not announced). A client that queued
+    lines while offline can size what it sends after reconnecting by them.
     """
 
     name: str
