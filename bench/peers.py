@@ -65,8 +65,8 @@ class Peer:
     command: Callable[[int, Path], list[str]]
     available: Callable[[], str | None]  # None if usable, else why not
     max_clients: int = 1_000_000
-    #: Clients to connect at once: ngIRCd's listen backlog is 10, and a fuller accept queue
-    #: shows up as connect timeouts rather than as slowness.
+    #: Clients to connect at once, within the peer's listen backlog: an overflowing accept queue
+    #: shows up as connect retries and timeouts rather than as slowness.
     connect_batch: int = 100
 
 
@@ -123,8 +123,11 @@ PEERS: dict[str, Peer] = {
     "wirechat-native": Peer("wirechat-native", "native", _wirechat, _always),
     "wirechat-plain": Peer("wirechat-plain", "plain", _wirechat, _always),
     "ngircd": Peer("ngircd", "irc", _ngircd, _ngircd_available, connect_batch=10),
-    # miniircd uses select(), which cannot watch descriptors past 1023.
-    "miniircd": Peer("miniircd", "irc", _miniircd, _miniircd_available, max_clients=1000),
+    # miniircd uses select(), which cannot watch descriptors past 1023, and listens with a
+    # backlog of 5.
+    "miniircd": Peer(
+        "miniircd", "irc", _miniircd, _miniircd_available, max_clients=1000, connect_batch=5
+    ),
 }
 
 

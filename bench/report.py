@@ -24,7 +24,14 @@ COLUMNS: Final = {
         "server_peak_rss_mib",
         "generator_cpu",
     ],
-    "fanout-1k": ["latency_p50_ms", "latency_p99_ms", "latency_p999_ms", "loss", "sent"],
+    "fanout-1k": [
+        "latency_p50_ms",
+        "latency_p99_ms",
+        "latency_p999_ms",
+        "loss",
+        "sent",
+        "server_cpu_s",
+    ],
     "idle-10k": ["server_rss_mib", "kib_per_connection", "connect_s"],
 }
 

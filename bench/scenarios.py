@@ -26,6 +26,8 @@ from .load import Client, Sender, connect_all, drain
 #: server, may have been the limit.
 SATURATED: Final = 0.9
 MIB: Final = 1024 * 1024
+#: Receivers that record the latency of every message they get in the paced scenario.
+TIMING_RECEIVERS: Final = 50
 
 
 @dataclass
@@ -128,7 +130,11 @@ async def fanout(
         Sender(client, index, receivers[index], sizes.payload)
         for index, client in enumerate(sender_clients)
     ]
-    timing = receivers[sizes.senders : sizes.senders + 50] if paced else []
+    # Timing receivers are spread over the join order: a server that writes to members in join
+    # order reaches early joiners first, and sampling only those would flatter it.
+    candidates = receivers[sizes.senders :]
+    step = max(1, len(candidates) // TIMING_RECEIVERS)
+    timing = candidates[::step][:TIMING_RECEIVERS] if paced else []
     for client in timing:
         client.latencies = []
     probe = ServerProbe(pid)

@@ -361,3 +361,25 @@ class Listener:
         for message in self.client.inbox:
             self._note(message)
         self.client.inbox.clear()
+
+
+async def run_lab_transcript(target: Target) -> tuple[PlainClient, NativeClient]:
+    """The lab exercise's transcript: Ryuka (the lab client: a name with no newline, then plain
+    lines) and Ash (native) chat, then Ryuka says ``bye``. Returns both; Ash is still in."""
+    from wirechat_common import LeaveReason, Left, Message, Say
+
+    ryuka = await PlainClient.connect(target, "Ryuka", newline=False)
+    ash = await NativeClient.connect(target, "Ash")
+    assert ash.welcome is not None
+    assert ash.welcome.users == ["Ash", "Ryuka"]
+    assert await ryuka.recv_line() == "Ash joined the conversation"
+    await ash.send(Say(text="Hey there"))
+    assert await ryuka.recv_line() == "Ash: Hey there"
+    await ryuka.send_line("Hello")
+    message = await ash.expect(Message)
+    assert (message.sender, message.text) == ("Ryuka", "Hello")
+    await ryuka.send_line("bye")
+    assert await ryuka.expect_closed() == ["Goodbye!"]
+    left = await ash.expect(Left)
+    assert (left.name, left.reason) == ("Ryuka", LeaveReason.QUIT)
+    return ryuka, ash

@@ -28,8 +28,9 @@ from tests.helpers import (
     NonReader,
     PlainClient,
     push_until_closed,
+    run_lab_transcript,
 )
-from wirechat_common import Ack, Bye, Error, ErrorCode, Joined, LeaveReason, Left, Message, Say
+from wirechat_common import Ack, Bye, Error, ErrorCode, Joined, LeaveReason, Left, Say
 from wirechat_server.config import ServerConfig, env_name, flag_name
 
 COMMAND: Final = (sys.executable, "-m", "wirechat_server")
@@ -201,21 +202,7 @@ async def test_invalid_setting_exits_with_status_2_and_a_clear_message(
 
 async def test_lab_flow_then_sigterm_with_clients_connected() -> None:
     async with server_process("--log-level", "info") as server:
-        # The lab flow: Ryuka's client sends its name with no newline; Ash speaks native.
-        ryuka = await PlainClient.connect(server.address, "Ryuka", newline=False)
-        ash = await NativeClient.connect(server.address, "Ash")
-        assert ash.welcome is not None
-        assert ash.welcome.users == ["Ash", "Ryuka"]
-        assert await ryuka.recv_line() == "Ash joined the conversation"
-        await ash.send(Say(text="Hey there"))
-        assert await ryuka.recv_line() == "Ash: Hey there"
-        await ryuka.send_line("Hello")
-        message = await ash.expect(Message)
-        assert (message.sender, message.text) == ("Ryuka", "Hello")
-        await ryuka.send_line("bye")
-        assert await ryuka.expect_closed() == ["Goodbye!"]
-        left = await ash.expect(Left)
-        assert (left.name, left.reason) == ("Ryuka", LeaveReason.QUIT)
+        ryuka, ash = await run_lab_transcript(server.address)
 
         # Someone who breaks a limit is refused, and the log says who, from where and why.
         _sent, received = await push_until_closed(

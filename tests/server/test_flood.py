@@ -120,3 +120,24 @@ async def test_cheap_requests_share_the_same_budget() -> None:
         left = await observer.expect(Left)
         assert (left.name, left.reason) == ("pinger", LeaveReason.FLOOD)
         await observer.close()
+
+
+async def test_a_client_held_back_by_the_rate_limit_is_not_timed_out() -> None:
+    # The server stops reading a rate-limited client, so it cannot see its pongs; being held
+    # back must not count as silence. 4 requests at 2 per second take 1.5 s, several times
+    # idle_ping_interval + idle_timeout.
+    settings = {
+        "msg_burst": 1,
+        "msg_rate": 2.0,
+        "flood_backlog": 5.0,
+        "idle_ping_interval": 0.1,
+        "idle_timeout": 0.1,
+    }
+    async with running_server(**settings) as server:
+        sender = await NativeClient.connect(server, "sender")
+        sender.auto_pong = True  # answers pings, as a client should, once the server reads it
+        await sender.send_raw(says(4))
+        acks = await sender.collect(Ack, 4)
+        assert [a.client_id for a in acks] == [f"m{n}" for n in range(4)]
+        assert server.core.users() == ["sender"]
+        await sender.close()

@@ -216,11 +216,17 @@ class ChatCore:
                 for member in members:
                     if member.fanout_mark is None:
                         member.deliver(shared)
-        for member in special:
-            stream = self._stream_for(member, queue, rendered_by_wire[member.wire])
-            member.fanout_mark = None
-            if stream:
-                member.deliver(stream)
+        try:
+            for member in special:
+                stream = self._stream_for(member, queue, rendered_by_wire[member.wire])
+                member.fanout_mark = None
+                if stream:
+                    member.deliver(stream)
+        finally:
+            # Whatever happened above, next turn starts clean: a mark left set would keep a
+            # member off the common stream for good.
+            for member in special:
+                member.fanout_mark = None
 
     def _render_all(self, wire: WireFormat, queue: list[_Entry] | None = None) -> list[bytes]:
         entries = self._queue if queue is None else queue

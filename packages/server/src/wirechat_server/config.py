@@ -63,7 +63,9 @@ class ServerConfig:
         60.0, "seconds a new connection has to register (send its name) before it is closed"
     )
     pre_register_max_frames: int = _setting(
-        8, "native frames allowed before a successful hello; past it: register_abuse, closed"
+        8,
+        "native frames a client may send until its hello succeeds, that hello included; "
+        "past it: register_abuse, closed",
     )
     plain_name_wait: float = _setting(
         0.3,

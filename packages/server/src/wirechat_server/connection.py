@@ -39,6 +39,12 @@ _NATIVE_FIRST_BYTE: Final = b"{"[0]
 #: before the server noticed that it reads none of the replies.
 REQUESTS_PER_TURN: Final = 64
 
+# Why reading from a connection is paused (bits of Connection._paused; an int, not a set, because
+# a server holds one per connection and an empty set alone costs 216 bytes).
+_PAUSED_OUTPUT: Final = 1  # its unsent output passed soft_output_buffer
+_PAUSED_RATE: Final = 2  # its requests wait for the rate limit
+_PAUSED_TURN: Final = 4  # it used up this loop turn's share of requests
+
 # Why a connection ends, by the error code that ended it.
 _REASON_FOR_CODE: Final = {
     ErrorCode.TOO_SLOW: LeaveReason.TOO_SLOW,
@@ -115,7 +121,7 @@ class Connection(asyncio.Protocol):
         self._tokens_at = now
         self._held: Any = None  # a request pulled but waiting for the rate limit
         self._resume_handle: asyncio.TimerHandle | None = None
-        self._paused: set[str] = set()  # why reading is paused: "output", "rate", "turn"
+        self._paused = 0  # why reading is paused: a mask of the _PAUSED_* bits
         self._output_seen = 0
         self._progress_at = now
 
@@ -184,10 +190,10 @@ class Connection(asyncio.Protocol):
         self.server.forget(self, self.address)
 
     def pause_writing(self) -> None:
-        self._pause("output")
+        self._pause(_PAUSED_OUTPUT)
 
     def resume_writing(self) -> None:
-        self._resume("output")
+        self._resume(_PAUSED_OUTPUT)
 
     # -- requests ---------------------------------------------------------------------------
 
@@ -201,8 +207,8 @@ class Connection(asyncio.Protocol):
             if handled == REQUESTS_PER_TURN:
                 # Stop reading until this turn's replies are flushed (the flush was scheduled
                 # first, so it runs first) and the output bounds have had their say.
-                self._pause("turn")
-                self.loop.call_soon(self._resume, "turn")
+                self._pause(_PAUSED_TURN)
+                self.loop.call_soon(self._resume, _PAUSED_TURN)
                 return
             handled += 1
             try:
@@ -285,19 +291,19 @@ class Connection(asyncio.Protocol):
                 fatal=True,
             )
         self._held = request
-        self._pause("rate")
+        self._pause(_PAUSED_RATE)
         wait = (1.0 - self._tokens) / config.msg_rate
-        self._resume_handle = self.loop.call_later(wait, self._resume, "rate")
+        self._resume_handle = self.loop.call_later(wait, self._resume, _PAUSED_RATE)
 
-    def _pause(self, why: str) -> None:
+    def _pause(self, why: int) -> None:
         if not self._paused and self.transport is not None and not self.closed:
             self.transport.pause_reading()
-        self._paused.add(why)
+        self._paused |= why
 
-    def _resume(self, why: str) -> None:
-        if why == "rate":
+    def _resume(self, why: int) -> None:
+        if why == _PAUSED_RATE:
             self._resume_handle = None
-        self._paused.discard(why)
+        self._paused &= ~why
         if not self._paused and not self.closed and self.transport is not None:
             self.transport.resume_reading()
             self.pump()
@@ -403,6 +409,11 @@ class Connection(asyncio.Protocol):
             self._output_seen = pending
         if self.wire is not NATIVE:
             return  # plain-text clients cannot answer pings; TCP keepalive watches them
+        if self._paused & _PAUSED_RATE:
+            # We stopped reading it, not the other way round: its pong may be waiting unread.
+            self.last_received = now
+            self._ping_sent_at = None
+            return
         if self._ping_sent_at is not None:
             if now - self._ping_sent_at > config.idle_timeout:
                 self._refuse(

@@ -63,7 +63,8 @@ class ChatServer:
     @property
     def address(self) -> tuple[str, int]:
         """The (host, port) actually listened on (useful with port 0)."""
-        assert self._listener is not None, "the server is not started"
+        if self._listener is None or not self._listener.sockets:
+            raise RuntimeError("the server is not listening (not started, or shut down)")
         host, port = self._listener.sockets[0].getsockname()[:2]
         return host, port
 
