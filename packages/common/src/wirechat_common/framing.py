@@ -96,7 +96,12 @@ class LineFramer:
     def _compact(self) -> None:
         # Drop consumed bytes only when the buffer runs dry of lines, so a burst of many small
         # lines costs one memmove, not one per line.
-        if self._start:
+        if self._start == len(self._buffer):
+            # All consumed (the usual case between frames): a fresh bytearray holds no
+            # allocation, where an emptied one keeps its capacity. Idle connections add up.
+            self._buffer = bytearray()
+            self._start = self._scan_from = 0
+        elif self._start:
             del self._buffer[: self._start]
             self._scan_from -= self._start
             self._start = 0
