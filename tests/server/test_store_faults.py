@@ -1,0 +1,229 @@
+"""The message store under faults: a slow disk, a failing commit, a full disk, kill -9.
+
+The faults are real wherever possible: a 256 KiB tmpfs that really fills up, ``RLIMIT_FSIZE``,
+``SIGKILL`` of a process in the middle of a stream of commits. The ``before_commit`` hook only
+slows or fails a commit the way a slow or broken disk would. Catalogue cases: E1 (kill -9), E5
+(disk full), E6 (slow storage).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import random
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.server.store_helpers import CHILD, WAIT, healthy, integrity, opened, say, stored
+from wirechat_server.store import StoreUnavailable
+
+pytestmark = pytest.mark.timeout(20)
+
+
+async def test_slow_storage_never_stalls_the_event_loop(tmp_path: Path) -> None:
+    def slow(size: int) -> None:
+        time.sleep(0.3)  # a commit on a dying disk
+
+    async with opened(tmp_path / "m.db", before_commit=slow) as store:
+        lag = 0.0
+        done = asyncio.Event()
+
+        async def probe() -> None:
+            nonlocal lag
+            loop = asyncio.get_running_loop()
+            while not done.is_set():
+                start = loop.time()
+                await asyncio.sleep(0.005)
+                lag = max(lag, loop.time() - start - 0.005)
+
+        prober = asyncio.create_task(probe())
+        futures = [say(store, "a")]
+        await asyncio.sleep(0.05)
+        futures += [say(store, f"b{n}") for n in range(20)]  # arrives during the slow commit
+        results = await asyncio.gather(*futures)
+        done.set()
+        await prober
+        ids = [r.message.id for r in results]
+        assert ids == sorted(ids)  # late, but in order
+        assert lag < 0.1  # the commits took 0.6 s; the loop never waited for them
+
+
+async def test_a_failed_commit_fails_its_batch_stores_nothing_and_the_next_succeeds(
+    tmp_path: Path,
+) -> None:
+    failures = [sqlite3.OperationalError("database or disk is full")]
+
+    def failing_once(size: int) -> None:
+        if failures:
+            raise failures.pop()
+
+    async with opened(tmp_path / "m.db", before_commit=failing_once) as store:
+        batch = [say(store, f"m{n}", client_id=f"c{n}") for n in range(5)]
+        outcomes = await asyncio.gather(*batch, return_exceptions=True)
+        assert all(isinstance(o, StoreUnavailable) for o in outcomes)
+        assert isinstance(outcomes[0], StoreUnavailable)
+        assert isinstance(outcomes[0].__cause__, sqlite3.OperationalError)
+        assert not healthy(store)
+        assert await store.recent("#a", 10) == []
+        # The resend after the error is stored normally: the failed batch left no trace.
+        retried = await asyncio.gather(*(say(store, f"m{n}", client_id=f"c{n}") for n in range(5)))
+        assert healthy(store)
+        assert not any(r.duplicate for r in retried)
+        assert [r.message.id for r in retried] == [1, 2, 3, 4, 5]
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 256 KiB tmpfs: a disk that really fills up. Needs root (or CAP_SYS_ADMIN)."""
+    mountpoint = tmp_path / "disk"
+    mountpoint.mkdir()
+    try:
+        subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
+            check=True,
+            capture_output=True,
+        )
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.skip(f"cannot mount a tmpfs here (needs root): {exc}")
+    try:
+        yield mountpoint
+    finally:
+        subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
+
+
+def fill(directory: Path) -> Path:
+    """Take every free byte of the filesystem under ``directory``; return the file holding them."""
+    filler = directory / "filler"
+    with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):  # ENOSPC: full
+        for _ in range(1024):
+            out.write(b"\0" * 4096)
+    return filler
+
+
+async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(
+    small_disk: Path,
+) -> None:
+    db = small_disk / "m.db"
+    async with opened(db) as store:
+        before = [await say(store, f"before {n}", client_id=f"b{n}") for n in range(5)]
+        filler = fill(small_disk)
+        refused = [say(store, "x" * 2000, client_id=f"full{n}") for n in range(8)]
+        outcomes = await asyncio.gather(*refused, return_exceptions=True)
+        assert all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
+        assert not healthy(store)
+        # Still up and still readable; nothing of the refused batch is visible.
+        assert [m.id for m in await store.recent("#a", 50)] == [r.message.id for r in before]
+        # Still full: refused again, the store keeps serving.
+        with pytest.raises(StoreUnavailable):
+            await say(store, "x" * 2000)
+        filler.unlink()
+        after = await asyncio.gather(
+            *(say(store, "y" * 2000, client_id=f"full{n}") for n in range(8))
+        )
+        assert healthy(store)
+        assert not any(r.duplicate for r in after)
+        assert after[0].message.id == before[-1].message.id + 1
+    assert integrity(db) == "ok"
+    assert [row[3] for row in stored(db)] == [f"b{n}" for n in range(5)] + [
+        f"full{n}" for n in range(8)
+    ]
+
+
+def test_a_file_size_limit_refuses_messages_and_recovers(tmp_path: Path) -> None:
+    # The same fault without root: RLIMIT_FSIZE makes writes past a size fail with EFBIG. It
+    # applies to the whole process, hence a child of its own.
+    db = tmp_path / "m.db"
+    done = subprocess.run(
+        [sys.executable, str(CHILD), "fsize", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=WAIT,
+        check=True,
+    )
+    report = json.loads(done.stdout)
+    assert report["errors"] == ["StoreUnavailable"] * 4
+    assert report["stored_from_refused_batch"] == 0
+    assert report["available_after_failure"] is False
+    assert report["read_during_failure"] == report["before"] == [1, 2, 3, 4, 5]
+    assert report["after"] == 6
+    assert report["available_after_recovery"] is True
+    assert report["integrity"] == "ok"
+    assert [cid for _, cid in report["stored"]] == [None] * 5 + ["after"]
+    assert "cannot store messages" in done.stderr  # logged once, as it happened
+
+
+# -- kill -9 -------------------------------------------------------------------------------
+
+
+def run_until_killed(
+    db: Path, run: int, loop: str, sync: str, acks_wanted: int, resend: int
+) -> tuple[list[tuple[int, str]], list[str]]:
+    """Start the child, let it ack ``acks_wanted`` messages, SIGKILL it mid-stream."""
+    child = subprocess.Popen(
+        [sys.executable, str(CHILD), "stream", str(db), str(run), loop, sync, str(resend)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    acks: list[tuple[int, str]] = []
+    before_ready: list[str] = []
+    try:
+        for line in child.stdout:
+            if line.startswith("ack "):
+                _, id_, cid = line.split()
+                acks.append((int(id_), cid))
+                if len(acks) >= acks_wanted:
+                    break
+            elif line != "ready\n":
+                before_ready.append(line.strip())
+        child.send_signal(signal.SIGKILL)
+        # Whatever it printed before it died was acknowledged too.
+        for line in child.stdout:
+            if line.startswith("ack "):
+                _, id_, cid = line.split()
+                acks.append((int(id_), cid))
+    finally:
+        child.kill()
+        child.wait(WAIT)
+    assert child.returncode == -signal.SIGKILL
+    return acks, before_ready
+
+
+@pytest.mark.parametrize(("loop", "sync"), [("uvloop", "FULL"), ("asyncio", "NORMAL")])
+def test_every_acked_message_survives_kill_9_exactly_once(
+    tmp_path: Path, loop: str, sync: str
+) -> None:
+    db = tmp_path / "m.db"
+    rng = random.Random(f"{loop}-{sync}")
+    previous: dict[str, int] = {}
+    floor = 0
+    for run in range(3):
+        acks, resent = run_until_killed(
+            db, run, loop, sync, rng.randint(100, 2000), resend=30 if run else 0
+        )
+        assert acks, "the child acked nothing"
+        ids = [id_ for id_, _ in acks]
+        assert ids == sorted(set(ids))  # acked in strictly increasing order
+        assert ids[0] > floor  # ids keep increasing across restarts
+        # The resends after the crash: what had been acked comes back as the same message.
+        assert len(resent) == (30 if run else 0)
+        for line in resent:
+            tag, resent_id, cid = line.split()
+            # Every resend was acked before the kill (the kill came after 100 or more acks).
+            assert (tag, int(resent_id)) == ("dup", previous[cid])
+        assert integrity(db) == "ok"
+        rows = stored(db, "SELECT id, client_id FROM messages")
+        on_disk = {cid: id_ for id_, cid in rows}
+        assert len(on_disk) == len(rows)  # each client id stored once
+        for id_, cid in acks:
+            assert on_disk.get(cid) == id_, f"acked {cid}={id_} lost"
+        previous = {cid: id_ for id_, cid in acks}
+        floor = max(id_ for id_, _ in rows)
