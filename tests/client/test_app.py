@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from textual.pilot import Pilot
 
 from tests.client.support import app_for, chat_of, in_chat, log_shows, log_text, until
 from tests.helpers import NativeClient, PlainClient, running_server
+from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
 from wirechat_client.events import LinkState
 from wirechat_client.prefs import Prefs
 from wirechat_client.screens.chat import ChatScreen
 from wirechat_client.screens.connect import ConnectScreen
-from wirechat_common import Message
+from wirechat_common import (
+    MAX_FRAME_BYTES,
+    ClientMessage,
+    Decoder,
+    Error,
+    Hello,
+    Message,
+    Say,
+    Welcome,
+    encode,
+)
 from wirechat_server.server import ChatServer
 
 
@@ -246,3 +258,34 @@ def value_of(app: WirechatApp, selector: str) -> str:
     from textual.widgets import Input
 
     return app.screen.query_one(selector, Input).value
+
+
+async def test_a_line_the_server_refuses_is_marked_failed_not_left_pending() -> None:
+    # A scripted peer that refuses every say with the say's own client_id, as a server does
+    # when its rules are stricter than what it announced.
+    async def refuse_everything(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        decoder = Decoder(MAX_FRAME_BYTES, types=ClientMessage)
+        while data := await reader.read(65536):
+            for message in decoder.feed(data):
+                if isinstance(message, Hello):
+                    welcome = Welcome(name=message.name, users=[message.name], version=1)
+                    writer.write(encode(welcome))
+                elif isinstance(message, Say):
+                    refusal = Error(
+                        code="invalid_text", detail="not here", client_id=message.client_id
+                    )
+                    writer.write(encode(refusal))
+        writer.close()
+
+    listener = await asyncio.start_server(refuse_everything, "127.0.0.1", 0)
+    host, port = listener.sockets[0].getsockname()[:2]
+    app = app_for(Address(host, port), "alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        await submit(pilot, app, "refused line")
+        await log_shows(pilot, app, "server: not here (invalid_text)")
+        own = next(entry for entry in chat.chat_log.entries if entry.text == "refused line")
+        await until(pilot, lambda: own.failed)
+        assert "··:··" not in "\n".join(chat.chat_log.lines_text())
+    listener.close()
+    await listener.wait_closed()

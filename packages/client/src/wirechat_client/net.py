@@ -331,6 +331,10 @@ class ChatConnection:
                     raise _LinkLostError(_farewell(reason))
                 case Error(fatal=True, code=code, detail=detail):
                     raise _LinkLostError(f"{detail or code}", code)
+                case Error(client_id=client_id) if client_id is not None:
+                    # The server refused that line: it is settled, not "unconfirmed".
+                    self._unacked.pop(client_id, None)
+                    events.append(message)
                 case _:
                     events.append(message)
         return events

@@ -161,7 +161,11 @@ class ChatScreen(Screen[None]):
             case Users(users=users):
                 self.user_list.set_users(users)
                 return make_entry(LineKind.INFO, _here(users), ts=self.now())
-            case Error(code=code, detail=detail):
+            case Error(code=code, detail=detail, client_id=client_id):
+                refused = self._pending.pop(client_id or "", None)
+                if refused is not None:  # that line of ours did not go out: show it as failed
+                    refused.failed = True
+                    self.chat_log.redraw(refused)
                 return make_entry(
                     LineKind.ERROR, f"server: {detail or code} ({code})", ts=self.now()
                 )
