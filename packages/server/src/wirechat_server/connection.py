@@ -23,6 +23,7 @@ from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, Ping
 
 from .native import NATIVE, NativeSession
 from .plaintext import PLAIN, PlainSession
+from .ratelimit import TokenBucket
 
 if TYPE_CHECKING:
     from .chat import ChatCore, WireFormat
@@ -73,13 +74,12 @@ class Connection(asyncio.Protocol):
 
     __slots__ = (
         "_held",
+        "_limit",
         "_output_seen",
         "_paused",
         "_ping_sent_at",
         "_progress_at",
         "_resume_handle",
-        "_tokens",
-        "_tokens_at",
         "address",
         "closed",
         "config",
@@ -117,8 +117,8 @@ class Connection(asyncio.Protocol):
         self.opened_at = now
         self.last_received = now
         self._ping_sent_at: float | None = None
-        self._tokens = float(self.config.msg_burst)
-        self._tokens_at = now
+        config = self.config
+        self._limit = TokenBucket(config.msg_burst, config.msg_rate, config.flood_backlog, now)
         self._held: Any = None  # a request pulled but waiting for the rate limit
         self._resume_handle: asyncio.TimerHandle | None = None
         self._paused = 0  # why reading is paused: a mask of the _PAUSED_* bits
@@ -218,7 +218,7 @@ class Connection(asyncio.Protocol):
                     request = session.next_request()
                     if request is None:
                         return
-                if not self._take_token():
+                if not self._limit.take(self.loop.time()):
                     self._throttle(request)
                     return
                 session.handle(request)
@@ -264,26 +264,13 @@ class Connection(asyncio.Protocol):
             return
         self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
 
-    # -- rate limit (a token bucket: delay first, cut only past the backlog) ----------------
-
-    def _take_token(self) -> bool:
-        rate = self.config.msg_rate
-        if rate <= 0:
-            return True
-        now = self.loop.time()
-        tokens = min(float(self.config.msg_burst), self._tokens + (now - self._tokens_at) * rate)
-        self._tokens_at = now
-        if tokens >= 1.0:
-            self._tokens = tokens - 1.0
-            return True
-        self._tokens = tokens
-        return False
+    # -- rate limit: delay first, cut only past the backlog -------------------------------
 
     def _throttle(self, request: Any) -> None:
         assert self.session is not None
         config = self.config
         queued = 1 + self.session.pending_requests()
-        if queued / config.msg_rate > config.flood_backlog:
+        if self._limit.too_far_behind(queued):
             raise ProtocolError(
                 ErrorCode.FLOOD,
                 f"{queued} requests queued, more than {config.flood_backlog:g} s "
@@ -292,8 +279,7 @@ class Connection(asyncio.Protocol):
             )
         self._held = request
         self._pause(_PAUSED_RATE)
-        wait = (1.0 - self._tokens) / config.msg_rate
-        self._resume_handle = self.loop.call_later(wait, self._resume, _PAUSED_RATE)
+        self._resume_handle = self.loop.call_later(self._limit.wait(), self._resume, _PAUSED_RATE)
 
     def _pause(self, why: int) -> None:
         if not self._paused and self.transport is not None and not self.closed:
