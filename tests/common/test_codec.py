@@ -512,3 +512,22 @@ def test_encode_does_not_check_content_but_the_receiver_does() -> None:
     with pytest.raises(ProtocolError) as caught:
         Decoder().feed(frame)
     assert caught.value.code == ErrorCode.INVALID_TEXT
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'"' + b'\\"' * 500_000,  # one string never closed, full of escaped quotes
+        b'"\\' * 500_000,  # quotes each opening a string that never closes
+        b'"a' * 500_000,
+    ],
+    ids=["escaped quotes", "quote-backslash", "quote-letter"],
+)
+def test_nesting_check_is_linear_on_unterminated_strings(body: bytes) -> None:
+    # 33 brackets force the exact depth check; a quadratic scan of these 1 MB frames would run
+    # for hours, a linear one takes milliseconds, so the timeout cannot be a flaky bound.
+    decoder = Decoder(max_frame_bytes=2_000_000)
+    with pytest.raises(ProtocolError) as caught:
+        decoder.feed(b"{" * 33 + body + b"\n")
+    assert caught.value.code in (ErrorCode.BAD_JSON, ErrorCode.BAD_UTF8)

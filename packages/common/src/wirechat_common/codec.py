@@ -30,8 +30,11 @@ from .text import check_text
 
 _encoder: Final = msgspec.json.Encoder()
 _JSON_WHITESPACE: Final = b" \t\r"
-# Strings and the escapes inside them, so brackets in text do not count towards nesting.
-_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"')
+# Strings and the escapes inside them, so brackets in text do not count towards nesting. The
+# closing quote is optional so that an unterminated string is consumed in one linear match: with
+# it required, every quote of such a frame would start a scan to the end (quadratic, and a
+# client could stall the server with one 16 KiB frame).
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"?')
 _BRACKETS: Final = re.compile(rb"[\[\]{}]")
 
 
