@@ -60,6 +60,11 @@ class Member(Protocol):
     #: index in the turn's queue from which its own stream starts.
     fanout_mark: int | None
 
+    @property
+    def writable(self) -> bool:
+        """Whether anything written now could still reach the member."""
+        ...
+
     def deliver(self, data: bytes) -> None:
         """Write ``data`` to the member. Must not call back into the core."""
         ...
@@ -82,6 +87,9 @@ def now_ms() -> int:
 
 # One queued event: (event, member it must not reach, the only member it must reach).
 _Entry = tuple[AnyMessage, Member | None, Member | None]
+# One turn's queue rendered for one wire format: (each entry's bytes, the shared stream, where
+# each entry starts in the shared stream).
+_Layout = tuple[list[bytes], bytes, list[int]]
 
 
 class ChatCore:
@@ -107,7 +115,9 @@ class ChatCore:
         self._roster: list[str] = []  # display names, sorted by name_key
         self._by_wire: dict[WireFormat, set[Member]] = {}
         self._queue: list[_Entry] = []
-        self._special: list[Member] = []  # members with fanout_mark set this turn
+        # Members whose stream differs from the shared one this turn (fanout_mark set), with the
+        # queue indices of the entries that concern them: their own broadcasts, their replies.
+        self._touches: dict[Member, list[int]] = {}
         self._flush_pending = False
         self._last_id = 0
 
@@ -139,7 +149,8 @@ class ChatCore:
         bisect.insort(self._roster, name, key=name_key)
         self._by_wire.setdefault(member.wire, set()).add(member)
         # A member joining mid-turn must not receive what was queued before it arrived.
-        self._mark_special(member, len(self._queue))
+        member.fanout_mark = len(self._queue)
+        self._touches[member] = []
         welcome = Welcome(
             name=name,
             version=PROTOCOL_VERSION,
@@ -170,10 +181,12 @@ class ChatCore:
         key = name_key(member.name)
         if self._members.get(key) is not member:
             return
-        if self._queue:
-            member.deliver(self._stream_for(member, self._queue, self._render_all(member.wire)))
+        if self._queue and member.writable:
+            layout = self._layout(member.wire, self._queue)
+            touches = self._touches.get(member, [])
+            member.deliver(self._stream_for(member, touches, self._queue, layout))
         if member.fanout_mark is not None:
-            self._special.remove(member)
+            del self._touches[member]
             member.fanout_mark = None
         del self._members[key]
         del self._roster[bisect.bisect_left(self._roster, key, key=name_key)]
@@ -189,12 +202,12 @@ class ChatCore:
     def publish(self, event: AnyMessage, *, exclude: Member | None = None) -> None:
         """Queue ``event`` for every member but ``exclude``: the seam for a future backplane."""
         if exclude is not None:
-            self._mark_special(exclude, 0)
+            self._touch(exclude, 0)
         self._enqueue((event, exclude, None))
 
     def send_to(self, member: Member, event: AnyMessage) -> None:
         """Queue ``event`` for ``member`` alone, in order with everything else it is owed."""
-        self._mark_special(member, 0)
+        self._touch(member, 0)
         self._enqueue((event, None, member))
 
     def flush(self) -> None:
@@ -203,54 +216,84 @@ class ChatCore:
         queue = self._queue
         if not queue:
             return
-        special = self._special
+        touches = self._touches
         self._queue = []
-        self._special = []
-        rendered_by_wire: dict[WireFormat, list[bytes]] = {}
-        for wire, members in self._by_wire.items():
-            rendered = rendered_by_wire[wire] = self._render_all(wire, queue)
-            shared = b"".join(
-                data for data, (_, _, only) in zip(rendered, queue, strict=True) if only is None
-            )
-            if shared:
-                for member in members:
-                    if member.fanout_mark is None:
-                        member.deliver(shared)
+        self._touches = {}
+        layouts: dict[WireFormat, _Layout] = {}
         try:
-            for member in special:
-                stream = self._stream_for(member, queue, rendered_by_wire[member.wire])
+            for wire, members in self._by_wire.items():
+                layout = layouts[wire] = self._layout(wire, queue)
+                shared = layout[1]
+                if shared:
+                    for member in members:
+                        if member.fanout_mark is None:
+                            member.deliver(shared)
+            for member, indices in touches.items():
+                stream = self._stream_for(member, indices, queue, layouts[member.wire])
                 member.fanout_mark = None
                 if stream:
                     member.deliver(stream)
         finally:
             # Whatever happened above, next turn starts clean: a mark left set would keep a
-            # member off the common stream for good.
-            for member in special:
+            # member off the shared stream for good.
+            for member in touches:
                 member.fanout_mark = None
 
-    def _render_all(self, wire: WireFormat, queue: list[_Entry] | None = None) -> list[bytes]:
-        entries = self._queue if queue is None else queue
+    @staticmethod
+    def _layout(wire: WireFormat, queue: list[_Entry]) -> _Layout:
+        """Each entry rendered for ``wire``, the shared stream, and where each entry starts in it.
+
+        Direct replies are rendered only for their target's format and take no room in the
+        shared stream.
+        """
         render = wire.render
-        # Direct replies are rendered only for their target's format.
-        return [
-            render(event) if only is None or only.wire is wire else b""
-            for event, _, only in entries
-        ]
+        rendered: list[bytes] = []
+        offsets: list[int] = []
+        shared: list[bytes] = []
+        position = 0
+        for event, _, only in queue:
+            offsets.append(position)
+            if only is None:
+                data = render(event)
+                shared.append(data)
+                position += len(data)
+            else:
+                data = render(event) if only.wire is wire else b""
+            rendered.append(data)
+        return rendered, b"".join(shared), offsets
 
     @staticmethod
-    def _stream_for(member: Member, queue: list[_Entry], rendered: list[bytes]) -> bytes:
+    def _stream_for(
+        member: Member, touches: list[int], queue: list[_Entry], layout: _Layout
+    ) -> bytes:
+        """What ``member`` is owed: the shared stream from its mark on, without its own
+        broadcasts, with its replies spliced in. Slices of the shared bytes, so the cost is in
+        the member's own entries, not the whole turn (many senders in one turn stay linear)."""
+        rendered, shared, offsets = layout
+        view = memoryview(shared)
         start = member.fanout_mark or 0
-        return b"".join(
-            rendered[index]
-            for index in range(start, len(queue))
-            if (queue[index][2] is member)
-            or (queue[index][2] is None and queue[index][1] is not member)
-        )
+        position = offsets[start] if start < len(offsets) else len(shared)
+        parts: list[bytes | memoryview] = []
+        for index in touches:
+            if index < start:
+                continue
+            at = offsets[index]
+            if at > position:
+                parts.append(view[position:at])
+            if queue[index][2] is member:
+                parts.append(rendered[index])  # a reply to it alone
+                position = at
+            else:
+                position = at + len(rendered[index])  # its own broadcast: left out
+        parts.append(view[position:])
+        return b"".join(parts)
 
-    def _mark_special(self, member: Member, mark: int) -> None:
+    def _touch(self, member: Member, mark: int) -> None:
+        """Note that the next entry concerns ``member``; its own stream starts at ``mark``."""
         if member.fanout_mark is None:
             member.fanout_mark = mark
-            self._special.append(member)
+            self._touches[member] = []
+        self._touches[member].append(len(self._queue))
 
     def _enqueue(self, entry: _Entry) -> None:
         self._queue.append(entry)

@@ -296,6 +296,11 @@ class Connection(asyncio.Protocol):
 
     # -- output -----------------------------------------------------------------------------
 
+    @property
+    def writable(self) -> bool:
+        """Whether output written now could still reach the client."""
+        return self.transport is not None and not self.transport.is_closing()
+
     def deliver(self, data: bytes) -> None:
         """Write ``data`` now; schedule a cut if the client has fallen too far behind."""
         transport = self.transport
