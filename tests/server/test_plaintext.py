@@ -327,3 +327,13 @@ async def test_welcome_line_names_at_most_twenty_users() -> None:
         for other in others:
             await other.close()
         await client.close()
+
+
+async def test_blank_lines_before_the_name_are_not_taken_as_a_name(server: ChatServer) -> None:
+    # A telnet user who presses Enter before typing a name is waited for, not disconnected.
+    client = await PlainClient.connect(server)
+    await client.send_raw(b"\r\n\n   \r\n")
+    await client.send_raw(b"alice\r\n")
+    welcome = await client.recv_line()
+    assert welcome.startswith("Welcome to the chat, alice!")
+    await client.close()

@@ -251,9 +251,9 @@ class Connection(asyncio.Protocol):
             )
             self.close(reason, farewell=Error(code=error.code, detail=error.detail, fatal=True))
             return
+        self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
         self.errors_in_row += 1
         if self.errors_in_row >= self.config.max_consecutive_errors:
-            self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
             self._refuse(
                 ProtocolError(
                     ErrorCode.PROTOCOL_VIOLATION,
@@ -261,8 +261,6 @@ class Connection(asyncio.Protocol):
                     fatal=True,
                 )
             )
-            return
-        self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
 
     # -- rate limit: delay first, cut only past the backlog -------------------------------
 
@@ -400,8 +398,9 @@ class Connection(asyncio.Protocol):
             self._output_seen = pending
         if self.wire is not NATIVE:
             return  # plain-text clients cannot answer pings; TCP keepalive watches them
-        if self._paused & _PAUSED_RATE:
-            # We stopped reading it, not the other way round: its pong may be waiting unread.
+        if self._paused:
+            # We stopped reading it (rate limit, or its own unread output, which write_timeout
+            # and max_output_buffer police), so its pong may be waiting unread: not silence.
             self.last_received = now
             self._ping_sent_at = None
             return

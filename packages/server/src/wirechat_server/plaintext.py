@@ -118,15 +118,14 @@ class PlainSession:
             )
 
     def _take_unterminated_name(self) -> None:
+        self._name_timer = None  # fired; the next chunk may start another wait
         connection = self._connection
         if connection.registered or connection.closed or self._framer.complete_lines():
             return
         chunk = self._framer.take_rest()
-        if chunk.strip():
+        if chunk.strip():  # whitespace only: wait for a real name
             self._name_chunk = chunk
             connection.pump()
-        else:
-            self._name_timer = None  # whitespace only: wait for a real name
 
     def next_request(self) -> bytes | None:
         if self._name_chunk is not None:
@@ -147,7 +146,9 @@ class PlainSession:
                 ErrorCode.BAD_UTF8, "that line is not valid UTF-8", fatal=not connection.registered
             ) from None
         if not connection.registered:
-            self._register(text.strip())
+            name = text.strip()
+            if name:  # a blank line first (Enter pressed before typing) is no name: wait on
+                self._register(name)
             return
         command = text.strip()
         if not command:
