@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import NativeClient, PlainClient, running_server
 from wirechat_common import Error, ErrorCode, LeaveReason, Left, Message, Say, encode
+from wirechat_server.server import ChatServer
 
 # C0 controls a plain reader must never receive (tab and the line feed are allowed).
 FORBIDDEN_BYTES = frozenset([*range(0x09), *range(0x0B, 0x20), 0x7F])
