@@ -154,12 +154,32 @@ class NonReader:
         self.sock.close()
 
 
-class NativeClient:
-    """A client of the native protocol on a real socket."""
+class _SocketClient:
+    """What both kinds of test client do with their socket."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
         self.writer = writer
+
+    async def send_raw(self, data: bytes) -> None:
+        self.writer.write(data)
+        await self.writer.drain()
+
+    def abort(self) -> None:
+        """Reset the connection (RST), as a crashed peer or a pulled cable would."""
+        abort_writer(self.writer)
+
+    async def close(self) -> None:
+        self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+
+class NativeClient(_SocketClient):
+    """A client of the native protocol on a real socket."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__(reader, writer)
         self.decoder = Decoder(MAX_SERVER_FRAME_BYTES, types=ServerMessage)
         self.inbox: list[AnyMessage] = []
         self.welcome: Welcome | None = None
@@ -185,10 +205,6 @@ class NativeClient:
 
     async def send(self, *messages: AnyMessage) -> None:
         self.writer.write(b"".join(encode(message) for message in messages))
-        await self.writer.drain()
-
-    async def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
         await self.writer.drain()
 
     async def recv(self, timeout: float = WAIT) -> AnyMessage:
@@ -248,22 +264,9 @@ class NativeClient:
                 found.append(await self.expect(kind, timeout))
         return found
 
-    def abort(self) -> None:
-        """Reset the connection (RST), as a crashed peer or a pulled cable would."""
-        abort_writer(self.writer)
 
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
-
-
-class PlainClient:
+class PlainClient(_SocketClient):
     """A plain-text (netcat-style) client on a real socket."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.reader = reader
-        self.writer = writer
 
     @classmethod
     async def connect(
@@ -279,10 +282,6 @@ class PlainClient:
 
     async def send_line(self, text: str) -> None:
         await self.send_raw(text.encode() + b"\n")
-
-    async def send_raw(self, data: bytes) -> None:
-        self.writer.write(data)
-        await self.writer.drain()
 
     async def recv_line(self, timeout: float = WAIT) -> str:
         """The next line, without its newline; raises ``EOFError`` at end of stream."""
@@ -312,15 +311,6 @@ class PlainClient:
                     lines.append(await self.recv_line(timeout))
                 except (EOFError, ConnectionResetError):
                     return lines
-
-    def abort(self) -> None:
-        """Reset the connection (RST), as a crashed peer or a pulled cable would."""
-        abort_writer(self.writer)
-
-    async def close(self) -> None:
-        self.writer.close()
-        with contextlib.suppress(ConnectionError):
-            await self.writer.wait_closed()
 
 
 class Listener:
