@@ -17,6 +17,7 @@ import pytest
 
 from tests.helpers import WAIT, Listener, NativeClient, NonReader, PlainClient, running_server
 from wirechat_common import Ack, LeaveReason, Say, Welcome
+from wirechat_server.connection import Connection
 from wirechat_server.server import ChatServer
 
 KIB = 1024
@@ -40,6 +41,20 @@ async def push_until(sender: NativeClient, done: asyncio.Event, limit: int = MAX
         assert [ack.client_id for ack in acks] == [f"m{sent + n}" for n in range(BATCH)]
         sent += BATCH
     return sent
+
+
+async def fill_server_buffer(
+    server: ChatServer, name: str, sender: NativeClient
+) -> tuple[Connection, int]:
+    """Push messages until the kernel buffers toward ``name`` are full and output waits in the
+    server's own buffer; return ``name``'s connection and how many messages were sent."""
+    (connection,) = [c for c in server.connections if c.name == name]
+    assert connection.transport is not None
+    sent = 0
+    while connection.transport.get_write_buffer_size() == 0:
+        assert sent < MAX_MESSAGES, "the kernel absorbed 8 MiB for a non-reader"
+        sent += await push_until(sender, asyncio.Event(), limit=BATCH)
+    return connection, sent
 
 
 @pytest.mark.parametrize("plain", [False, True], ids=["native", "plain"])
@@ -102,14 +117,7 @@ async def test_output_that_does_not_drain_for_write_timeout_is_too_slow(
         slow = await NonReader.connect(server, "slow")
         sender = await NativeClient.connect(server, "sender")
         await sender.sync()
-        (slow_connection,) = [c for c in server.connections if c.name == "slow"]
-        assert slow_connection.transport is not None
-
-        # Push until the kernel buffers are full and output waits in the server's buffer.
-        sent = 0
-        while slow_connection.transport.get_write_buffer_size() == 0:
-            assert sent < MAX_MESSAGES, "the kernel absorbed 8 MiB for a non-reader"
-            sent += await push_until(sender, asyncio.Event(), limit=BATCH)
+        _, sent = await fill_server_buffer(server, "slow", sender)
         assert not counter.left_event.is_set()
 
         # Now nothing more is sent: the output stays stuck and the write deadline cuts it.
@@ -225,12 +233,7 @@ async def test_reset_while_output_is_pending_is_one_drop() -> None:
         stuck = await NonReader.connect(server, "stuck")
         sender = await NativeClient.connect(server, "sender")
         await sender.sync()
-        (connection,) = [c for c in server.connections if c.name == "stuck"]
-        assert connection.transport is not None
-        sent = 0
-        while connection.transport.get_write_buffer_size() == 0:
-            assert sent < MAX_MESSAGES, "the kernel absorbed 8 MiB for a non-reader"
-            sent += await push_until(sender, asyncio.Event(), limit=BATCH)
+        connection, sent = await fill_server_buffer(server, "stuck", sender)
 
         stuck.close()  # unread data in its receive queue: the kernel answers with RST
         async with asyncio.timeout(WAIT):
