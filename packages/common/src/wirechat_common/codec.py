@@ -17,15 +17,26 @@ from __future__ import annotations
 import functools
 import json
 import re
+from collections.abc import Callable
 from typing import Any, Final
 
 import msgspec
 
 from .errors import ErrorCode, ProtocolError
 from .framing import LineFramer
-from .limits import MAX_FRAME_BYTES, MAX_NESTING_DEPTH, MAX_TEXT_BYTES
-from .messages import MESSAGE_TYPES, AnyMessage, Hello, Say
-from .names import check_name
+from .limits import MAX_FRAME_BYTES, MAX_NESTING_DEPTH, MAX_TEXT_BYTES, MAX_TOPIC_BYTES
+from .messages import (
+    MESSAGE_TYPES,
+    AnyMessage,
+    GetHistory,
+    Hello,
+    Join,
+    Part,
+    Say,
+    SetTopic,
+    Who,
+)
+from .names import check_conversation, check_name, check_room
 from .text import check_text
 
 _encoder: Final = msgspec.json.Encoder()
@@ -202,14 +213,9 @@ class Decoder:
             raise ProtocolError(ErrorCode.BAD_JSON, "frame nests too deeply") from None
         cls = type(message)
         _check_duplicate_keys(frame, cls)
-        if cls is Say:
-            try:
-                check_text(message.text, self._max_text_bytes)  # type: ignore[union-attr]
-            except ProtocolError as error:
-                error.client_id = message.client_id  # type: ignore[union-attr]
-                raise
-        elif cls is Hello:
-            check_name(message.name)  # type: ignore[union-attr]
+        check = _CONTENT_CHECKS.get(cls)
+        if check is not None:
+            check(message, self._max_text_bytes)
         return message
 
     def _classify(self, frame: bytes, error: msgspec.ValidationError) -> ProtocolError:
@@ -225,3 +231,56 @@ class Decoder:
                 )
             return ProtocolError(ErrorCode.UNKNOWN_TYPE, f"unknown message type {tag!r}")
         return ProtocolError(ErrorCode.INVALID_FIELD, str(error))
+
+
+# -- content rules, per message type ------------------------------------------------------------
+# msgspec checks types and ranges; these check what a schema cannot say: names, rooms, text, and
+# fields that are valid alone but not together.
+
+
+def _check_say(message: Any, max_text_bytes: int) -> None:
+    try:
+        check_text(message.text, max_text_bytes)
+        if message.room is not None and message.to is not None:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "say goes to a room or to a user, not both")
+        if message.room is not None:
+            check_room(message.room)
+        if message.to is not None:
+            check_name(message.to)
+    except ProtocolError as error:
+        error.client_id = message.client_id
+        raise
+
+
+def _check_hello(message: Any, max_text_bytes: int) -> None:
+    check_name(message.name)
+    for room in message.rooms or ():
+        check_room(room)
+
+
+def _check_room_field(message: Any, max_text_bytes: int) -> None:
+    if message.room is not None:
+        check_room(message.room)
+
+
+def _check_set_topic(message: Any, max_text_bytes: int) -> None:
+    check_room(message.room)
+    if message.topic:
+        check_text(message.topic, MAX_TOPIC_BYTES)
+
+
+def _check_get_history(message: Any, max_text_bytes: int) -> None:
+    check_conversation(message.room)
+    if message.before is not None and message.after is not None:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "a history page goes before or after, not both")
+
+
+_CONTENT_CHECKS: Final[dict[type[AnyMessage], Callable[[Any, int], None]]] = {
+    Say: _check_say,
+    Hello: _check_hello,
+    Join: _check_room_field,
+    Part: _check_room_field,
+    Who: _check_room_field,
+    SetTopic: _check_set_topic,
+    GetHistory: _check_get_history,
+}

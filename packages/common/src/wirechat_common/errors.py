@@ -32,6 +32,8 @@ class ErrorCode(StrEnum):
     INVALID_NAME = "invalid_name"
     INVALID_TEXT = "invalid_text"
     TEXT_TOO_LONG = "text_too_long"
+    INVALID_ROOM = "invalid_room"
+    BAD_REQUEST = "bad_request"  # fields that are valid alone but not together
     # Session rules: raised by servers.
     UNSUPPORTED_VERSION = "unsupported_version"
     NAME_TAKEN = "name_taken"
@@ -46,6 +48,14 @@ class ErrorCode(StrEnum):
     SERVER_FULL = "server_full"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     INTERNAL_ERROR = "internal_error"
+    # Rooms, direct messages and history: raised by servers, never fatal.
+    NOT_MEMBER = "not_member"  # the request names a room the connection has not joined
+    NO_SUCH_USER = "no_such_user"  # a direct message to someone not connected
+    TOO_MANY_ROOMS = "too_many_rooms"  # max_rooms_per_user, or the server's max_rooms
+    HISTORY_WINDOW_TOO_LARGE = "history_window_too_large"  # limit above the server's maximum
+    FORBIDDEN = "forbidden"  # the request asks for something that is not the sender's to see
+    STORAGE_UNAVAILABLE = "storage_unavailable"  # the message could not be stored: not relayed
+    BUSY = "busy"  # too many messages wait for the disk: not relayed, try again shortly
 
 
 class ProtocolError(Exception):

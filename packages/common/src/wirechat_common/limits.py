@@ -26,12 +26,27 @@ MAX_FRAME_BYTES: Final = 16 * 1024
 
 #: Largest frame a client should accept from a server. Server frames are bounded by what the
 #: server builds, not by what a peer sends; the largest is a ``welcome`` or ``users`` listing
-#: everyone present (about 35 bytes a user), so 1 MiB covers some 30,000 users.
-MAX_SERVER_FRAME_BYTES: Final = 1024 * 1024
+#: everyone present (about 35 bytes a user), or a ``history`` page of :data:`MAX_HISTORY`
+#: messages of the largest size with every character escaped (about 1.7 MB); 4 MiB covers both
+#: with room to spare.
+MAX_SERVER_FRAME_BYTES: Final = 4 * 1024 * 1024
 
 #: Longest name, in characters (all ASCII, so also bytes). Generous next to IRC's 9-30 and
 #: short enough to fit a user list column.
 MAX_NAME_LENGTH: Final = 32
+
+#: Longest room name, in characters, ``#`` included.
+MAX_ROOM_LENGTH: Final = MAX_NAME_LENGTH + 1
+
+#: The room every user is in after registering, unless it asks for others (see ``hello``).
+DEFAULT_ROOM: Final = "#lobby"
+
+#: Longest room topic, in bytes of UTF-8 (text rules apply): a line, not a document.
+MAX_TOPIC_BYTES: Final = 512
+
+#: Most messages one ``history`` page may hold. A server may announce a smaller limit in
+#: ``welcome``; a request above the server's limit is refused (``history_window_too_large``).
+MAX_HISTORY: Final = 200
 
 #: Longest opaque token (``client_id``, ping tokens): room for a UUID or a ULID and a prefix.
 MAX_TOKEN_LENGTH: Final = 64

@@ -13,7 +13,7 @@ import re
 from typing import Final
 
 from .errors import ErrorCode, ProtocolError
-from .limits import MAX_NAME_LENGTH
+from .limits import MAX_NAME_LENGTH, MAX_ROOM_LENGTH
 
 NAME_CHARACTERS: Final = "ASCII letters, digits, '_', '-' and '.', starting with a letter or digit"
 
@@ -43,3 +43,43 @@ def name_key(name: str) -> str:
     component compares names the same way.
     """
     return name.lower()
+
+
+#: Room names are ``#`` followed by a valid user name: the ``#`` keeps rooms and users apart
+#: everywhere a name may be either (``/msg``, history requests, plain-text commands).
+ROOM_CHARACTERS: Final = f"'#' and then {NAME_CHARACTERS}"
+
+_ROOM_RE: Final = re.compile(rf"#[A-Za-z0-9][A-Za-z0-9_.\-]{{0,{MAX_ROOM_LENGTH - 2}}}")
+
+
+def is_valid_room(room: str) -> bool:
+    """Whether ``room`` follows the room name rules."""
+    return _ROOM_RE.fullmatch(room) is not None
+
+
+def check_room(room: str) -> str:
+    """Return ``room`` if it is valid, else raise :class:`ProtocolError` (``invalid_room``)."""
+    if _ROOM_RE.fullmatch(room) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_ROOM,
+            f"room names are 2-{MAX_ROOM_LENGTH} characters: {ROOM_CHARACTERS}",
+        )
+    return room
+
+
+def room_key(room: str) -> str:
+    """The identity of a room: ``#Lobby`` and ``#lobby`` are the same room."""
+    return room.lower()
+
+
+def check_conversation(conversation: str) -> str:
+    """Return a history target if valid: a room, ``@`` (all one's direct messages) or ``@name``
+    (those with one user); else raise :class:`ProtocolError` (``invalid_room``)."""
+    if conversation == "@" or (conversation[:1] == "@" and is_valid_name(conversation[1:])):
+        return conversation
+    if _ROOM_RE.fullmatch(conversation) is None:
+        raise ProtocolError(
+            ErrorCode.INVALID_ROOM,
+            f"history is of a room ({ROOM_CHARACTERS}), '@' or '@name'",
+        )
+    return conversation
