@@ -11,18 +11,21 @@ import contextlib
 import itertools
 import socket
 import struct
-from collections.abc import AsyncIterator, Iterable
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Any, TypeAlias, TypeVar
 
 from wirechat_common import (
     MAX_SERVER_FRAME_BYTES,
     Decoder,
     Hello,
+    History,
     Joined,
     Left,
     Message,
     Ping,
     Pong,
+    RoomInfo,
     ServerMessage,
     Welcome,
     encode,
@@ -80,15 +83,26 @@ def abort_writer(writer: asyncio.StreamWriter) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_server(**settings: Any) -> AsyncIterator[ChatServer]:
-    """A server on 127.0.0.1 and a free port with ``settings``, shut down afterwards."""
+async def running_server(
+    *, store_hook: Callable[[int], None] | None = None, **settings: Any
+) -> AsyncIterator[ChatServer]:
+    """A server on 127.0.0.1 and a free port with ``settings``, shut down afterwards.
+
+    Unless ``data_dir`` is given, the server keeps its messages in a fresh temporary directory,
+    removed afterwards.
+    """
     settings.setdefault("port", 0)
-    server = ChatServer(ServerConfig(**settings))
-    await server.start()
-    try:
-        yield server
-    finally:
-        await server.shutdown()
+    with contextlib.ExitStack() as stack:
+        if "data_dir" not in settings:
+            settings["data_dir"] = stack.enter_context(
+                tempfile.TemporaryDirectory(prefix="wirechat-test-")
+            )
+        server = ChatServer(ServerConfig(**settings), store_hook=store_hook)
+        await server.start()
+        try:
+            yield server
+        finally:
+            await server.shutdown()
 
 
 async def push_until_closed(
@@ -183,6 +197,8 @@ class NativeClient(_SocketClient):
         self.decoder = Decoder(MAX_SERVER_FRAME_BYTES, types=ServerMessage)
         self.inbox: list[AnyMessage] = []
         self.welcome: Welcome | None = None
+        self.lobby: RoomInfo | None = None
+        self.lobby_history: History | None = None
         #: When true, :meth:`recv` answers the server's pings itself and never returns them.
         self.auto_pong = False
 
@@ -195,13 +211,22 @@ class NativeClient(_SocketClient):
         local_addr: str | None = None,
         nodelay: bool = False,
     ) -> NativeClient:
-        """Connect; with ``name``, also say hello and wait for the welcome."""
+        """Connect; with ``name``, also say hello and wait for the welcome and the lobby's
+        ``room`` and ``history`` frames that follow it."""
         reader, writer = await open_socket(server, local_addr=local_addr, nodelay=nodelay)
         client = cls(reader, writer)
         if name is not None:
             await client.send(Hello(name=name))
             client.welcome = await client.expect(Welcome)
+            client.lobby = await client.expect_next(RoomInfo)
+            client.lobby_history = await client.expect_next(History)
         return client
+
+    async def expect_next(self, kind: type[T], timeout: float = WAIT) -> T:
+        """The next message, which must be of type ``kind``."""
+        message = await self.recv(timeout)
+        assert isinstance(message, kind), f"expected {kind.__name__}, got {message!r}"
+        return message
 
     async def send(self, *messages: AnyMessage) -> None:
         self.writer.write(b"".join(encode(message) for message in messages))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from wirechat_server.server import ChatServer
 KIB = 1024
 TEXT = "x" * KIB
 BATCH = 32  # messages per write: bounded bursts, so the readers who do read keep up
+_MESSAGE_IDS = itertools.count()
 MAX_MESSAGES = 8000  # 8 MiB: twice what the kernel can absorb for a non-reader (4 MiB wmem)
 
 
@@ -36,9 +38,11 @@ async def push_until(sender: NativeClient, done: asyncio.Event, limit: int = MAX
     """Send 1 KiB messages in acknowledged batches until ``done`` is set; return how many."""
     sent = 0
     while not done.is_set() and sent < limit:
-        await sender.send(*(Say(text=TEXT, client_id=f"m{sent + n}") for n in range(BATCH)))
+        # Unique ids: a client_id seen before is a resend, acked again but not relayed.
+        ids = [f"m{next(_MESSAGE_IDS)}" for _ in range(BATCH)]
+        await sender.send(*(Say(text=TEXT, client_id=client_id) for client_id in ids))
         acks = await sender.collect(Ack, BATCH)
-        assert [ack.client_id for ack in acks] == [f"m{sent + n}" for n in range(BATCH)]
+        assert [ack.client_id for ack in acks] == ids
         sent += BATCH
     return sent
 

@@ -1,83 +1,99 @@
-"""The chat itself, with no sockets: who is here, what was said, who must hear it.
+"""The chat itself, with no sockets: users, rooms, direct messages, history.
 
-:class:`ChatCore` holds the registered users and turns their actions into events (``joined``,
-``message``, ``left``...). It never writes to a socket and never waits. What each user is owed
-is queued for the current turn of the event loop and written once at the end of the turn by
-:meth:`ChatCore.flush`:
+:class:`ChatCore` turns what users do into events and hands them to :class:`~.fanout.Fanout`,
+which writes once per loop turn. It never touches a socket and never waits.
 
-- each event is rendered once per wire format in use (JSON for native clients, a text line for
-  plain-text ones), never once per recipient;
-- everything a recipient is owed in one turn is joined into a single write, so a burst of 100
-  messages costs each recipient one ``write`` call, not 100; and most recipients are owed exactly
-  the same bytes, so those bytes are built once and the same object goes to all of them.
+Durability rule: a message is relayed and acknowledged only once it is stored. ``say`` hands the
+message to the :class:`~.store.MessageStore` (group commit, off the loop); the fan-out and the
+ack happen in the store's done-callback, which runs in id order. With storage off
+(``storage=none``), ids come from a counter and the callback runs at once.
 
-Only the few members whose stream differs this turn (a sender, who does not get its own message
-back; someone who joined mid-turn; the target of a direct reply) get bytes of their own. Direct
-replies (acks, errors, user lists) travel through the same queue, so every member sees events in
-exactly the order the core produced them.
-
-:meth:`ChatCore.publish` is the single seam through which events reach members; a multi-node
-backplane would hook in there without touching the connection adapters.
+History pages and replays are read on the store's threads. While one is read, the connection
+holds its output (:meth:`Client.hold`); the page is then written first and what arrived
+meanwhile after it (:meth:`Client.release`), so a page sits in the stream exactly where its
+request was handled. Pages stop at the highest id already fanned out when the request was
+handled: everything above it reaches the connection live, so nothing is sent twice or skipped.
 """
 
 from __future__ import annotations
 
 import bisect
+import functools
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Final, Protocol
 
 from wirechat_common import (
+    DEFAULT_ROOM,
     PROTOCOL_VERSION,
     Ack,
     AnyMessage,
+    Error,
     ErrorCode,
+    History,
     Joined,
     LeaveReason,
     Left,
     Message,
     ProtocolError,
+    RoomInfo,
+    RoomList,
+    RoomSummary,
+    Topic,
+    Users,
     Welcome,
     name_key,
+    room_key,
 )
 
+from .fanout import Fanout, Member, Room
+from .sessions import Sessions, User
+from .store import (
+    AppendResult,
+    MessageStore,
+    PageQuery,
+    StoreBusy,
+    StoredMessage,
+    StoreUnavailable,
+    dm_room,
+)
 
-class WireFormat(Protocol):
-    """How events look on one kind of connection. One instance per format, shared by all."""
-
-    def render(self, event: AnyMessage) -> bytes:
-        """The bytes that show ``event``; empty when this format does not show it."""
-        ...
+log: Final = logging.getLogger("wirechat.server")
 
 
-class Member(Protocol):
-    """What the core needs of a registered connection."""
+class Client(Member, Protocol):
+    """What the core needs of a registered connection, beyond fan-out's :class:`Member`."""
 
     name: str
-    wire: WireFormat
-    #: Set by the core: ``None`` when the member is owed this turn's common bytes, else the
-    #: index in the turn's queue from which its own stream starts.
-    fanout_mark: int | None
+    user: User | None
 
-    @property
-    def writable(self) -> bool:
-        """Whether anything written now could still reach the member."""
+    def hold(self) -> None:
+        """Keep what is delivered from now on until :meth:`release`; read no more requests."""
         ...
 
-    def deliver(self, data: bytes) -> None:
-        """Write ``data`` to the member. Must not call back into the core."""
+    def release(self, first: bytes) -> None:
+        """Write ``first``, then what was held, and carry on."""
         ...
 
 
 @dataclass(frozen=True, slots=True)
-class AnnouncedLimits:
-    """The server's limits that ``welcome`` tells each client (0: not announced or none)."""
+class ChatSettings:
+    """The core's limits and the server's announced ones (0: not announced or none)."""
 
+    server_name: str = "wirechat"
     max_text_bytes: int = 0
     max_frame_bytes: int = 0
     msg_burst: int = 0
     msg_rate: float = 0.0
+    history_on_join: int = 50
+    plain_history_lines: int = 20
+    max_history: int = 200
+    max_rooms_per_user: int = 50
+    max_rooms: int = 10_000
+    session_ttl: float = 86_400.0
+    max_sessions: int = 10_000
 
 
 def now_ms() -> int:
@@ -85,218 +101,554 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-# One queued event: (event, member it must not reach, the only member it must reach).
-_Entry = tuple[AnyMessage, Member | None, Member | None]
-# One turn's queue rendered for one wire format: (each entry's bytes, the shared stream, where
-# each entry starts in the shared stream).
-_Layout = tuple[list[bytes], bytes, list[int]]
+class ChatRoom(Room):
+    """A room: fan-out's member sets plus its topic and who is in it (by user, not connection)."""
+
+    __slots__ = ("roster", "topic", "user_connections")
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, room_key(name))
+        self.topic = ""
+        self.roster: list[str] = []  # display names, sorted by name key
+        self.user_connections: dict[str, int] = {}  # name key -> connections in the room
+
+
+# One page to read for a connection, and how to frame it: (the query, what to call the page in
+# its history frame, how many messages to show at most, whether the page runs backwards).
+_Page = tuple[PageQuery, str, int, bool]
 
 
 class ChatCore:
-    """The single conversation: registration, messages, presence and fan-out.
+    """Registration, rooms, messages, presence and history. See the module docstring.
 
-    ``schedule`` is called with :meth:`flush` once per turn that has something to deliver (the
-    server passes ``loop.call_soon``); ``clock`` gives timestamps in milliseconds.
+    ``schedule`` is called with the fan-out's flush once per turn that has something to deliver
+    (the server passes ``loop.call_soon``); ``clock`` gives timestamps in milliseconds.
     """
 
     def __init__(
         self,
         *,
         schedule: Callable[[Callable[[], None]], object],
-        server_name: str = "wirechat",
-        limits: AnnouncedLimits | None = None,
+        settings: ChatSettings | None = None,
+        store: MessageStore | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
-        self._schedule = schedule
+        self.settings = settings or ChatSettings()
+        self.fanout = Fanout(schedule)
+        self._store = store
         self._clock = clock
-        self._server_name = server_name
-        self._limits = limits or AnnouncedLimits()
-        self._members: dict[str, Member] = {}  # by name_key
-        self._roster: list[str] = []  # display names, sorted by name_key
-        self._by_wire: dict[WireFormat, set[Member]] = {}
-        self._queue: list[_Entry] = []
-        # Members whose stream differs from the shared one this turn (fanout_mark set), with the
-        # queue indices of the entries that concern them: their own broadcasts, their replies.
-        self._touches: dict[Member, list[int]] = {}
-        self._flush_pending = False
-        self._last_id = 0
+        self._sessions = Sessions(
+            ttl=self.settings.session_ttl, max_dormant=self.settings.max_sessions
+        )
+        self._roster: list[str] = []  # display names of everyone connected, by name key
+        self._lobby = ChatRoom(DEFAULT_ROOM)
+        self._rooms: dict[str, ChatRoom] = {self._lobby.key: self._lobby}
+        #: The highest message id handed to fan-out: pages stop there (see module docstring).
+        self._delivered_id = 0
+
+    def resume_ids(self, last_id: int) -> None:
+        """Carry on from the store's last id (called once it has started)."""
+        self._delivered_id = max(self._delivered_id, last_id)
 
     # -- queries -----------------------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._members)
+        return len(self._sessions)
 
     def users(self) -> list[str]:
-        """Everyone registered, sorted case-insensitively."""
+        """Everyone connected, sorted case-insensitively."""
         return list(self._roster)
 
     def is_taken(self, name: str) -> bool:
         """Whether ``name`` (in any case) is in use."""
-        return name_key(name) in self._members
+        return self._sessions.online(name_key(name)) is not None
 
-    # -- actions -----------------------------------------------------------------------------
+    def _room_of(self, client: Client, name: str | None, client_id: str | None = None) -> ChatRoom:
+        """The room ``name`` (default: the lobby) if ``client`` is in it, else ``not_member``."""
+        room = self._lobby if name is None else self._rooms.get(room_key(name))
+        if room is None or room not in client.rooms:
+            error = ProtocolError(ErrorCode.NOT_MEMBER, f"you are not in {name or DEFAULT_ROOM}")
+            error.client_id = client_id
+            raise error
+        return room
 
-    def join(self, member: Member, name: str) -> None:
-        """Register ``member`` as ``name``: it gets ``welcome``, everyone else ``joined``.
+    # -- registration ------------------------------------------------------------------------
 
-        Raises :class:`ProtocolError` ``name_taken`` if the name is in use in any case.
+    def register(
+        self,
+        client: Client,
+        name: str,
+        *,
+        session: str | None = None,
+        rooms: dict[str, int] | None = None,
+        dm_after: int | None = None,
+        plain: bool = False,
+    ) -> None:
+        """Register ``client`` as ``name``: ``welcome``, then each room's ``room`` and ``history``.
+
+        Raises :class:`ProtocolError`: ``name_taken`` if the name is in use (without its
+        session), ``too_many_rooms`` if ``rooms`` lists more than a user may join.
         """
-        key = name_key(name)
-        if key in self._members:
-            raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
-        member.name = name
-        self._members[key] = member
-        bisect.insort(self._roster, name, key=name_key)
-        self._by_wire.setdefault(member.wire, set()).add(member)
-        # A member joining mid-turn must not receive what was queued before it arrived.
-        member.fanout_mark = len(self._queue)
-        self._touches[member] = []
+        settings = self.settings
+        if rooms is not None and len(rooms) > settings.max_rooms_per_user:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_ROOMS,
+                f"{len(rooms)} rooms asked for; at most {settings.max_rooms_per_user} at once",
+            )
+        user = self._sessions.claim(name, session, self._delivered_id)
+        client.user = user
+        client.name = user.name
+        if not user.connections:
+            bisect.insort(self._roster, user.name, key=name_key)
+        user.connections.add(client)
         welcome = Welcome(
-            name=name,
+            name=user.name,
             version=PROTOCOL_VERSION,
             users=list(self._roster),
-            server=self._server_name,
-            max_text_bytes=self._limits.max_text_bytes,
-            max_frame_bytes=self._limits.max_frame_bytes,
-            msg_burst=self._limits.msg_burst,
-            msg_rate=self._limits.msg_rate,
+            server=settings.server_name,
+            max_text_bytes=settings.max_text_bytes,
+            max_frame_bytes=settings.max_frame_bytes,
+            msg_burst=settings.msg_burst,
+            msg_rate=settings.msg_rate,
+            session=user.token,
+            max_history=settings.max_history if self._store is not None else 0,
+            max_rooms=settings.max_rooms_per_user,
         )
-        self.send_to(member, welcome)
-        self.publish(Joined(name=name, ts=self._clock()), exclude=member)
+        recent = settings.plain_history_lines if plain else settings.history_on_join
+        frames: list[bytes | _Page] = [client.wire.render(welcome)]
+        errors: list[AnyMessage] = []
+        for room_name, last_id in (rooms if rooms is not None else {DEFAULT_ROOM: 0}).items():
+            try:
+                room = self._enter(client, room_name)
+            except ProtocolError as error:
+                errors.append(Error(code=error.code, detail=error.detail))
+                continue
+            frames.append(client.wire.render(self._room_info(room)))
+            if last_id:
+                frames.append(self._page_after(room.key, room.name, last_id, user))
+            else:  # always a page, if only of 0: its ``more`` says whether there is history
+                frames.append(self._page_recent(room.key, room.name, recent, user))
+        if dm_after is not None:
+            frames.append(self._page_after("@", "@", dm_after, user))
+        frames.extend(client.wire.render(error) for error in errors)
+        self._answer(client, frames)
+
+    def leave(self, client: Client, reason: LeaveReason, *, announce: bool = True) -> None:
+        """Remove ``client`` after giving it all it is owed; its rooms hear why if ``announce``."""
+        user = client.user
+        if user is None or client not in user.connections:
+            return
+        if client.writable:
+            stream = self.fanout.drain(client)
+            if stream:
+                client.deliver(stream)
+        else:
+            self.fanout.drain(client)
+        for room in list(client.rooms):
+            assert isinstance(room, ChatRoom)
+            self._exit(client, room, reason if announce else None)
+        user.connections.discard(client)
+        client.user = None
+        if not user.connections:
+            del self._roster[bisect.bisect_left(self._roster, user.key, key=name_key)]
+            self._sessions.release(user)
+
+    # -- rooms -------------------------------------------------------------------------------
+
+    def join(self, client: Client, name: str) -> None:
+        """Join room ``name`` (creating it): ``room`` and ``history`` to the client, ``joined``
+        to the others. Already in it: ``room`` and ``history`` again."""
+        assert client.user is not None
+        room = self._enter(client, name)
+        recent = self._page_recent(room.key, room.name, self.settings.history_on_join, client.user)
+        self._answer(client, [client.wire.render(self._room_info(room)), recent])
+
+    def part(self, client: Client, name: str) -> None:
+        """Leave room ``name``: ``left`` (reason ``part``) to the client and to the room."""
+        room = self._room_of(client, name)
+        self.fanout.leaving(client, room)
+        assert client.user is not None
+        self.fanout.to_member(
+            client,
+            Left(name=client.user.name, reason=LeaveReason.PART, ts=self._clock(), room=room.name),
+        )
+        self._exit(client, room, LeaveReason.PART)
+
+    def who(self, client: Client, name: str | None) -> None:
+        """Answer ``who``: a room's members, or everyone connected."""
+        if name is None:
+            self.fanout.to_member(client, Users(users=list(self._roster)))
+        else:
+            room = self._room_of(client, name)
+            self.fanout.to_member(client, Users(users=list(room.roster), room=room.name))
+
+    def list_rooms(self, client: Client) -> None:
+        """Answer ``rooms``: every room with members (and the lobby), sorted by name."""
+        rooms = [
+            RoomSummary(room=room.name, users=len(room.user_connections), topic=room.topic)
+            for _, room in sorted(self._rooms.items())
+        ]
+        self.fanout.to_member(client, RoomList(rooms=rooms))
+
+    def set_topic(self, client: Client, name: str, topic: str) -> None:
+        """Set a room's topic; everyone in it hears, the setter included."""
+        room = self._room_of(client, name)
+        room.topic = topic
+        self.fanout.to_room(
+            room, Topic(room=room.name, topic=topic, by=client.name, ts=self._clock())
+        )
+
+    def _enter(self, client: Client, name: str) -> ChatRoom:
+        key = room_key(name)
+        room = self._rooms.get(key)
+        if room is not None and room in client.rooms:
+            return room
+        settings = self.settings
+        if len(client.rooms) >= settings.max_rooms_per_user:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_ROOMS,
+                f"you are in {len(client.rooms)} rooms, the most allowed; part one first",
+            )
+        if room is None:
+            if len(self._rooms) >= settings.max_rooms:
+                raise ProtocolError(
+                    ErrorCode.TOO_MANY_ROOMS, "this server has as many rooms as it allows"
+                )
+            room = self._rooms[key] = ChatRoom(name)
+        user = client.user
+        assert user is not None
+        self.fanout.entering(client, room)
+        room.add(client)
+        count = room.user_connections.get(user.key, 0)
+        room.user_connections[user.key] = count + 1
+        if not count:
+            bisect.insort(room.roster, user.name, key=name_key)
+            self.fanout.to_room(
+                room, Joined(name=user.name, ts=self._clock(), room=room.name), exclude=client
+            )
+        return room
+
+    def _exit(self, client: Client, room: ChatRoom, reason: LeaveReason | None) -> None:
+        user = client.user
+        assert user is not None
+        room.discard(client)
+        count = room.user_connections.get(user.key, 0) - 1
+        if count > 0:
+            room.user_connections[user.key] = count
+        else:
+            room.user_connections.pop(user.key, None)
+            del room.roster[bisect.bisect_left(room.roster, user.key, key=name_key)]
+            if reason is not None:
+                left = Left(name=user.name, reason=reason, ts=self._clock(), room=room.name)
+                self.fanout.to_room(room, left)
+        if not room.by_wire and room is not self._lobby:
+            del self._rooms[room.key]
+
+    @staticmethod
+    def _room_info(room: ChatRoom) -> RoomInfo:
+        return RoomInfo(room=room.name, users=list(room.roster), topic=room.topic)
+
+    # -- messages ----------------------------------------------------------------------------
 
     def say(
-        self, member: Member, text: str, *, action: bool = False, client_id: str | None = None
+        self,
+        client: Client,
+        text: str,
+        *,
+        action: bool = False,
+        client_id: str | None = None,
+        room: str | None = None,
     ) -> None:
-        """Relay ``text`` from ``member`` to everyone else, and acknowledge it to ``member``."""
-        self._last_id += 1
-        ts = self._clock()
-        self.publish(
-            Message(id=self._last_id, ts=ts, sender=member.name, text=text, action=action),
-            exclude=member,
+        """Store ``text`` for ``room`` (default: the lobby); once stored, relay and ack it."""
+        target = self._room_of(client, room, client_id)
+        self._submit(client, target.key, target, text, action, client_id)
+
+    def direct(
+        self,
+        client: Client,
+        to: str,
+        text: str,
+        *,
+        action: bool = False,
+        client_id: str | None = None,
+    ) -> None:
+        """Store a direct message to ``to``; once stored, deliver it to every connection of
+        the recipient and the sender's other ones, and ack it."""
+        recipient = self._sessions.online(name_key(to))
+        if recipient is None:
+            error = ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to!r} is connected")
+            error.client_id = client_id
+            raise error
+        assert client.user is not None
+        self._submit(
+            client, dm_room(client.user.key, recipient.key), recipient, text, action, client_id
         )
-        self.send_to(member, Ack(id=self._last_id, ts=ts, client_id=client_id))
 
-    def leave(self, member: Member, reason: LeaveReason, *, announce: bool = True) -> None:
-        """Remove ``member``, after giving it all it is owed; tell the others if ``announce``."""
-        key = name_key(member.name)
-        if self._members.get(key) is not member:
+    def _submit(
+        self,
+        client: Client,
+        conversation: str,
+        target: ChatRoom | User,
+        text: str,
+        action: bool,
+        client_id: str | None,
+    ) -> None:
+        user = client.user
+        assert user is not None
+        store = self._store
+        if store is None:
+            self._delivered_id += 1
+            stored = StoredMessage(
+                self._delivered_id,
+                self._clock(),
+                conversation,
+                user.name,
+                user.key,
+                text,
+                action,
+                client_id,
+            )
+            self._relay(client, target, AppendResult(stored, duplicate=False))
             return
-        if self._queue and member.writable:
-            layout = self._layout(member.wire, self._queue)
-            touches = self._touches.get(member, [])
-            member.deliver(self._stream_for(member, touches, self._queue, layout))
-        if member.fanout_mark is not None:
-            del self._touches[member]
-            member.fanout_mark = None
-        del self._members[key]
-        del self._roster[bisect.bisect_left(self._roster, key, key=name_key)]
-        group = self._by_wire[member.wire]
-        group.discard(member)
-        if not group:
-            del self._by_wire[member.wire]
-        if announce:
-            self.publish(Left(name=member.name, reason=reason, ts=self._clock()))
-
-    # -- delivery ----------------------------------------------------------------------------
-
-    def publish(self, event: AnyMessage, *, exclude: Member | None = None) -> None:
-        """Queue ``event`` for every member but ``exclude``: the seam for a future backplane."""
-        if exclude is not None:
-            self._touch(exclude, 0)
-        self._enqueue((event, exclude, None))
-
-    def send_to(self, member: Member, event: AnyMessage) -> None:
-        """Queue ``event`` for ``member`` alone, in order with everything else it is owed."""
-        self._touch(member, 0)
-        self._enqueue((event, None, member))
-
-    def flush(self) -> None:
-        """Write everything queued this turn: one write per member, one render per format."""
-        self._flush_pending = False
-        queue = self._queue
-        if not queue:
-            return
-        touches = self._touches
-        self._queue = []
-        self._touches = {}
-        layouts: dict[WireFormat, _Layout] = {}
         try:
-            for wire, members in self._by_wire.items():
-                layout = layouts[wire] = self._layout(wire, queue)
-                shared = layout[1]
-                if shared:
-                    for member in members:
-                        if member.fanout_mark is None:
-                            member.deliver(shared)
-            for member, indices in touches.items():
-                stream = self._stream_for(member, indices, queue, layouts[member.wire])
-                member.fanout_mark = None
-                if stream:
-                    member.deliver(stream)
-        finally:
-            # Whatever happened above, next turn starts clean: a mark left set would keep a
-            # member off the shared stream for good.
-            for member in touches:
-                member.fanout_mark = None
+            future = store.submit(
+                conversation, user.name, user.key, text, action=action, client_id=client_id
+            )
+        except StoreBusy as exc:
+            error = ProtocolError(ErrorCode.BUSY, f"too many messages wait for the disk ({exc})")
+            error.client_id = client_id
+            raise error from None
+        except StoreUnavailable:
+            error = ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, "the message could not be stored")
+            error.client_id = client_id
+            raise error from None
+        future.add_done_callback(functools.partial(self._stored, client, target, client_id))
 
-    @staticmethod
-    def _layout(wire: WireFormat, queue: list[_Entry]) -> _Layout:
-        """Each entry rendered for ``wire``, the shared stream, and where each entry starts in it.
+    def _stored(
+        self, client: Client, target: ChatRoom | User, client_id: str | None, future: object
+    ) -> None:
+        # The store's done-callback: runs in id order, on the loop.
+        assert hasattr(future, "result")
+        try:
+            result: AppendResult = future.result()
+        except StoreUnavailable as exc:
+            log.warning("storage failed name=%s: %s", client.name, exc)
+            if client.user is not None:
+                self.fanout.to_member(
+                    client,
+                    Error(
+                        code=ErrorCode.STORAGE_UNAVAILABLE,
+                        detail="the message could not be stored; it was not sent",
+                        client_id=client_id,
+                    ),
+                )
+            return
+        self._relay(client, target, result)
 
-        Direct replies are rendered only for their target's format and take no room in the
-        shared stream.
-        """
-        render = wire.render
-        rendered: list[bytes] = []
-        offsets: list[int] = []
-        shared: list[bytes] = []
-        position = 0
-        for event, _, only in queue:
-            offsets.append(position)
-            if only is None:
-                data = render(event)
-                shared.append(data)
-                position += len(data)
+    def _relay(self, client: Client, target: ChatRoom | User, result: AppendResult) -> None:
+        stored = result.message
+        if not result.duplicate:
+            self._delivered_id = max(self._delivered_id, stored.id)
+            if isinstance(target, ChatRoom):
+                message = Message(
+                    id=stored.id,
+                    ts=stored.ts,
+                    sender=stored.sender,
+                    text=stored.text,
+                    action=stored.action,
+                    room=target.name,
+                )
+                self.fanout.to_room(target, message, exclude=client)
             else:
-                data = render(event) if only.wire is wire else b""
-            rendered.append(data)
-        return rendered, b"".join(shared), offsets
+                message = Message(
+                    id=stored.id,
+                    ts=stored.ts,
+                    sender=stored.sender,
+                    text=stored.text,
+                    action=stored.action,
+                    to=target.name,
+                )
+                sender = self._sessions.online(stored.sender_key)
+                recipients = set(target.connections)
+                if sender is not None:
+                    recipients.update(sender.connections)
+                recipients.discard(client)
+                for recipient in recipients:
+                    self.fanout.to_member(recipient, message)
+        if client.user is not None:
+            ack = Ack(
+                id=stored.id, ts=stored.ts, client_id=stored.client_id, duplicate=result.duplicate
+            )
+            self.fanout.to_member(client, ack)
+
+    # -- history -----------------------------------------------------------------------------
+
+    def history(
+        self,
+        client: Client,
+        conversation: str,
+        *,
+        before: int | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """Answer ``get_history`` with one page of a room the client is in, or of its DMs."""
+        settings = self.settings
+        if limit is None:
+            limit = settings.history_on_join
+        elif limit > settings.max_history:
+            raise ProtocolError(
+                ErrorCode.HISTORY_WINDOW_TOO_LARGE,
+                f"at most {settings.max_history} messages a page, not {limit}",
+            )
+        user = client.user
+        assert user is not None
+        if conversation.startswith("@"):
+            key = conversation[1:].lower()
+            stored_as = "@" if not key else dm_room(user.key, key)
+        else:
+            stored_as = self._room_of(client, conversation).key
+        if after is not None:
+            page = self._page_after(stored_as, conversation, after, user, limit)
+        elif before is not None:
+            page = self._page_before(stored_as, conversation, before, user, limit)
+        else:
+            page = self._page_recent(stored_as, conversation, limit, user)
+        self._answer(client, [page])
+
+    def _page_recent(self, stored_as: str, shown_as: str, limit: int, user: User) -> _Page:
+        return self._page_before(stored_as, shown_as, self._delivered_id + 1, user, limit)
+
+    def _page_before(
+        self, stored_as: str, shown_as: str, before: int, user: User, limit: int
+    ) -> _Page:
+        below = min(before, self._delivered_id + 1)
+        return self._query(stored_as, shown_as, 0, below, limit, user, newest=True)
+
+    def _page_after(
+        self, stored_as: str, shown_as: str, after: int, user: User, limit: int | None = None
+    ) -> _Page:
+        limit = self.settings.max_history if limit is None else limit
+        below = self._delivered_id + 1
+        return self._query(stored_as, shown_as, after, below, limit, user, newest=False)
 
     @staticmethod
-    def _stream_for(
-        member: Member, touches: list[int], queue: list[_Entry], layout: _Layout
+    def _query(
+        stored_as: str,
+        shown_as: str,
+        above: int,
+        below: int,
+        limit: int,
+        user: User,
+        *,
+        newest: bool,
+    ) -> _Page:
+        dm_of = None
+        if stored_as.startswith("@"):
+            above = max(above, user.dm_floor)  # DMs of the name's earlier holders are not theirs
+            if stored_as == "@":
+                dm_of = user.key
+        # One more than shown, to tell whether there are more.
+        query = PageQuery(stored_as, above, below, limit + 1, newest, dm_of)
+        return query, shown_as, limit, newest
+
+    def _answer(self, client: Client, frames: list[bytes | _Page]) -> None:
+        """Send ``frames`` in the client's stream now, reading the pages among them first."""
+        pages = [frame for frame in frames if isinstance(frame, tuple)]
+        store = self._store
+        if not pages or store is None:
+            empty: list[list[StoredMessage]] = [[] for _ in pages]
+            self._write_answer(client, frames, empty)
+            return
+        # Everything owed so far goes first; what comes during the read waits behind the pages.
+        stream = self.fanout.cut(client)
+        if stream:
+            client.deliver(stream)
+        client.hold()
+        try:
+            future = store.pages([page[0] for page in pages])
+        except StoreUnavailable:
+            client.release(self._render_answer(client, frames, None))
+            return
+        future.add_done_callback(functools.partial(self._pages_read, client, frames))
+
+    def _pages_read(self, client: Client, frames: list[bytes | _Page], future: object) -> None:
+        assert hasattr(future, "result")
+        try:
+            results: list[list[StoredMessage]] | None = future.result()
+        except StoreUnavailable as exc:
+            log.warning("history read failed name=%s: %s", client.name, exc)
+            results = None
+        client.release(self._render_answer(client, frames, results))
+
+    def _write_answer(
+        self, client: Client, frames: list[bytes | _Page], results: list[list[StoredMessage]]
+    ) -> None:
+        stream = self.fanout.cut(client)
+        data = self._render_answer(client, frames, results)
+        client.deliver(stream + data)
+
+    def _render_answer(
+        self,
+        client: Client,
+        frames: list[bytes | _Page],
+        results: list[list[StoredMessage]] | None,
     ) -> bytes:
-        """What ``member`` is owed: the shared stream from its mark on, without its own
-        broadcasts, with its replies spliced in. Slices of the shared bytes, so the cost is in
-        the member's own entries, not the whole turn (many senders in one turn stay linear)."""
-        rendered, shared, offsets = layout
-        view = memoryview(shared)
-        start = member.fanout_mark or 0
-        position = offsets[start] if start < len(offsets) else len(shared)
-        parts: list[bytes | memoryview] = []
-        for index in touches:
-            if index < start:
+        render = client.wire.render
+        parts: list[bytes] = []
+        pages = iter(results or ())
+        for frame in frames:
+            if isinstance(frame, bytes):
+                parts.append(frame)
                 continue
-            at = offsets[index]
-            if at > position:
-                parts.append(view[position:at])
-            if queue[index][2] is member:
-                parts.append(rendered[index])  # a reply to it alone
-                position = at
-            else:
-                position = at + len(rendered[index])  # its own broadcast: left out
-        parts.append(view[position:])
+            if results is None:
+                parts.append(
+                    render(
+                        Error(
+                            code=ErrorCode.STORAGE_UNAVAILABLE,
+                            detail=f"the history of {frame[1]} cannot be read right now",
+                        )
+                    )
+                )
+                continue
+            rows = next(pages)
+            _, shown_as, limit, newest = frame
+            more = len(rows) > limit
+            if more:
+                rows = rows[1:] if newest else rows[:limit]
+            parts.append(
+                render(History(room=shown_as, messages=self._messages(rows, shown_as), more=more))
+            )
         return b"".join(parts)
 
-    def _touch(self, member: Member, mark: int) -> None:
-        """Note that the next entry concerns ``member``; its own stream starts at ``mark``."""
-        if member.fanout_mark is None:
-            member.fanout_mark = mark
-            self._touches[member] = []
-        self._touches[member].append(len(self._queue))
-
-    def _enqueue(self, entry: _Entry) -> None:
-        self._queue.append(entry)
-        if not self._flush_pending:
-            self._flush_pending = True
-            self._schedule(self.flush)
+    def _messages(self, rows: list[StoredMessage], shown_as: str) -> list[Message]:
+        messages = []
+        for row in rows:
+            if row.room.startswith("@"):
+                low, _, high = row.room[1:].partition(":")
+                to_key = high if row.sender_key == low else low
+                to_user = self._sessions.online(to_key)
+                to = to_user.name if to_user is not None else to_key
+                messages.append(
+                    Message(
+                        id=row.id,
+                        ts=row.ts,
+                        sender=row.sender,
+                        text=row.text,
+                        action=row.action,
+                        to=to,
+                    )
+                )
+            else:
+                room = self._rooms.get(row.room)
+                messages.append(
+                    Message(
+                        id=row.id,
+                        ts=row.ts,
+                        sender=row.sender,
+                        text=row.text,
+                        action=row.action,
+                        room=room.name if room is not None else shown_as,
+                    )
+                )
+        return messages

@@ -14,12 +14,27 @@ import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
-from wirechat_common import MAX_FRAME_BYTES, MAX_TEXT_BYTES
+from wirechat_common import MAX_FRAME_BYTES, MAX_HISTORY, MAX_TEXT_BYTES
 
 ENV_PREFIX: Final = "WIRECHAT_"
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
+STORAGE_KINDS: Final = ("sqlite", "none")
+#: The message database's file name inside data_dir.
+DATABASE_NAME: Final = "messages.sqlite3"
+_ZERO_ALLOWED: Final = frozenset(
+    {
+        "port",
+        "msg_rate",
+        "history_on_join",
+        "plain_history_lines",
+        "idempotency_window",
+        "retention_days",
+        "retention_per_room",
+    }
+)
 
 
 def _setting(default: Any, help: str, *, metavar: str | None = None) -> Any:
@@ -114,6 +129,57 @@ class ServerConfig:
     shutdown_timeout: float = _setting(
         3.0, "seconds clients get to receive the shutdown notice before they are cut"
     )
+    storage: str = _setting(
+        "sqlite",
+        "where messages are kept: sqlite (durable history in data_dir) or none (relay only: "
+        "no history, nothing survives a restart)",
+    )
+    data_dir: str = _setting(
+        "", "directory of the message database (default: $XDG_DATA_HOME/wirechat)", metavar="DIR"
+    )
+    storage_sync: str = _setting(
+        "full",
+        "full: every commit is fsynced and survives a power cut; normal: survives a crash of "
+        "the server but may lose the last commits on power loss, for more throughput",
+    )
+    write_queue: int = _setting(
+        10_000, "messages that may wait for the disk at once; past it a say gets busy"
+    )
+    idempotency_window: float = _setting(
+        86_400.0,
+        "seconds during which a resent message (same sender, same client_id) is recognised "
+        "and not stored or relayed again",
+    )
+    history_on_join: int = _setting(
+        50, "messages a native client gets when joining a room (and the default page size)"
+    )
+    plain_history_lines: int = _setting(
+        20, "lobby lines a plain-text user gets right after the welcome line (0: none)"
+    )
+    max_history: int = _setting(
+        200, "most messages one history page may hold; a larger request: history_window_too_large"
+    )
+    max_rooms_per_user: int = _setting(
+        50, "rooms one connection may be in at once; past it: too_many_rooms"
+    )
+    max_rooms: int = _setting(
+        10_000, "rooms with members the server keeps at once; past it: too_many_rooms"
+    )
+    retention_days: float = _setting(
+        0.0, "delete messages older than this many days (0: keep them)"
+    )
+    retention_per_room: int = _setting(0, "keep at most this many messages per room (0: no limit)")
+    retention_interval: float = _setting(
+        3600.0, "seconds between retention passes (the first runs at start)"
+    )
+    session_ttl: float = _setting(
+        86_400.0,
+        "seconds a user's session outlives its last connection: a reconnect within it takes "
+        "the name back and keeps reading its direct messages",
+    )
+    max_sessions: int = _setting(
+        10_000, "sessions of disconnected users kept at once (the oldest go first)"
+    )
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:
@@ -121,13 +187,29 @@ class ServerConfig:
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                allowed_zero = item.name in ("port", "msg_rate")
+                allowed_zero = item.name in _ZERO_ALLOWED
                 if value < 0 or (value == 0 and not allowed_zero):
                     raise ValueError(f"{item.name} must be positive, got {value}")
+        if self.storage not in STORAGE_KINDS:
+            raise ValueError(f"storage must be one of {', '.join(STORAGE_KINDS)}")
+        if self.storage_sync not in ("full", "normal"):
+            raise ValueError("storage_sync must be full or normal")
+        if self.max_history > MAX_HISTORY:
+            raise ValueError(f"max_history must be at most {MAX_HISTORY} (the protocol's limit)")
+        if self.history_on_join > self.max_history:
+            raise ValueError("history_on_join must not exceed max_history")
         if self.max_text_bytes > self.max_line_bytes:
             raise ValueError("max_text_bytes must not exceed max_line_bytes")
         if self.max_text_bytes > self.max_frame_bytes:
             raise ValueError("max_text_bytes must not exceed max_frame_bytes")
+
+    @property
+    def database(self) -> Path:
+        """The message database file."""
+        if self.data_dir:
+            return Path(self.data_dir).expanduser() / DATABASE_NAME
+        base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+        return Path(base) / "wirechat" / DATABASE_NAME
 
     @property
     def sweep_interval(self) -> float:
@@ -139,6 +221,13 @@ class ServerConfig:
             self.write_timeout,
         )
         return max(0.02, min(1.0, shortest / 4))
+
+
+_CHOICES: Final = {
+    "log_level": LOG_LEVELS,
+    "storage": STORAGE_KINDS,
+    "storage_sync": ("full", "normal"),
+}
 
 
 def env_name(field_name: str) -> str:
@@ -176,7 +265,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             type=_parser_for(item.type),
             default=None,
             metavar=item.metadata["metavar"] or item.name.split("_")[-1].upper(),
-            choices=LOG_LEVELS if item.name == "log_level" else None,
+            choices=_CHOICES.get(item.name),
             help=f"{item.metadata['help']} (default: {item.default}; env {env_name(item.name)})",
         )
 

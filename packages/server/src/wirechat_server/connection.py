@@ -26,15 +26,17 @@ from .plaintext import PLAIN, PlainSession
 from .ratelimit import TokenBucket
 
 if TYPE_CHECKING:
-    from .chat import ChatCore, WireFormat
+    from .chat import ChatCore
+    from .fanout import Room, Special, WireFormat
     from .server import ChatServer
+    from .sessions import User
 
 log: Final = logging.getLogger("wirechat.server")
 
 _NATIVE_FIRST_BYTE: Final = b"{"[0]
 
 #: Requests handled for one connection in one turn of the event loop. Replies are written only
-#: when the turn ends (``ChatCore.flush``), so the output bounds can act only between turns; with
+#: when the turn ends (``Fanout.flush``), so the output bounds can act only between turns; with
 #: no cap, a client pipelining thousands of cheap requests (uvloop hands over up to 32 reads per
 #: turn) had them all answered, megabytes past ``max_output_buffer`` and seconds of loop stall,
 #: before the server noticed that it reads none of the replies.
@@ -45,6 +47,8 @@ REQUESTS_PER_TURN: Final = 64
 _PAUSED_OUTPUT: Final = 1  # its unsent output passed soft_output_buffer
 _PAUSED_RATE: Final = 2  # its requests wait for the rate limit
 _PAUSED_TURN: Final = 4  # it used up this loop turn's share of requests
+_PAUSED_HISTORY: Final = 8  # a history page is being read for it
+_PAUSED_SHUTDOWN: Final = 16  # the server is stopping
 
 # Why a connection ends, by the error code that ended it.
 _REASON_FOR_CODE: Final = {
@@ -73,6 +77,7 @@ class Connection(asyncio.Protocol):
     """A client connection, native or plain text, from accept to close."""
 
     __slots__ = (
+        "_allowance",
         "_held",
         "_limit",
         "_output_seen",
@@ -80,21 +85,25 @@ class Connection(asyncio.Protocol):
         "_ping_sent_at",
         "_progress_at",
         "_resume_handle",
+        "_withheld",
+        "_withheld_bytes",
         "address",
         "closed",
         "config",
         "core",
         "errors_in_row",
-        "fanout_mark",
+        "fanout_state",
         "last_received",
         "loop",
         "name",
         "opened_at",
         "peer",
         "registered",
+        "rooms",
         "server",
         "session",
         "transport",
+        "user",
         "wire",
     )
 
@@ -109,7 +118,12 @@ class Connection(asyncio.Protocol):
         self.name = ""
         self.peer = "?"
         self.address = "?"
-        self.fanout_mark: int | None = None
+        self.fanout_state: Special | None = None
+        self.rooms: set[Room] = set()
+        self.user: User | None = None
+        self._withheld: list[bytes] | None = None  # output held while a history page is read
+        self._withheld_bytes = 0
+        self._allowance = 0  # bytes of a history answer still unsent: not held against it
         self.registered = False
         self.closed = False
         self.errors_in_row = 0
@@ -304,14 +318,47 @@ class Connection(asyncio.Protocol):
         transport = self.transport
         if transport is None or transport.is_closing():
             return
+        withheld = self._withheld
+        if withheld is not None:
+            withheld.append(data)
+            self._withheld_bytes += len(data)
+            if self._withheld_bytes > self.config.max_output_buffer:
+                self.loop.call_soon(
+                    self.kick_too_slow, "output held for a history read grew too large"
+                )
+            return
+        if self._allowance:
+            # What is still buffered of the answer is at most what is buffered at all.
+            self._allowance = min(self._allowance, transport.get_write_buffer_size())
         transport.write(data)
-        if transport.get_write_buffer_size() > self.config.max_output_buffer:
+        if transport.get_write_buffer_size() > self.config.max_output_buffer + self._allowance:
             self.loop.call_soon(self.kick_too_slow, "unsent output passed max_output_buffer")
+
+    def hold(self) -> None:
+        """Keep what is delivered from now on, and read no more requests, until :meth:`release`."""
+        if self._withheld is None:
+            self._withheld = []
+            self._pause(_PAUSED_HISTORY)
+
+    def release(self, first: bytes) -> None:
+        """Write ``first`` (a history answer), then what was held meanwhile; read on.
+
+        A history answer may be larger than ``max_output_buffer`` (a page of 200 long
+        messages): it was asked for, so it is not held against the client; the buffer limits
+        apply again from the next delivery, once the page has drained below them.
+        """
+        withheld, self._withheld = self._withheld, None
+        self._withheld_bytes = 0
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            self._allowance = transport.get_write_buffer_size() + len(first)
+            transport.write(b"".join([first, *(withheld or ())]))
+        self._resume(_PAUSED_HISTORY)
 
     def send(self, event: AnyMessage) -> None:
         """Send ``event`` to this client alone, in order with what the chat owes it."""
         if self.registered:
-            self.core.send_to(self, event)
+            self.core.fanout.to_member(self, event)
         elif self.transport is not None and not self.closed:
             self.transport.write(self.wire.render(event))
 
@@ -324,9 +371,24 @@ class Connection(asyncio.Protocol):
 
     # -- lifecycle --------------------------------------------------------------------------
 
-    def register(self, name: str) -> None:
+    def register(
+        self,
+        name: str,
+        *,
+        session: str | None = None,
+        rooms: dict[str, int] | None = None,
+        dm_after: int | None = None,
+    ) -> None:
         """Join the chat as ``name``; raises ``ProtocolError`` (``name_taken``) if in use."""
-        self.core.join(self, name)
+        assert self.session is not None
+        self.core.register(
+            self,
+            name,
+            session=session,
+            rooms=rooms,
+            dm_after=dm_after,
+            plain=self.session.kind == "plain",
+        )
         self.registered = True
         assert self.session is not None
         self.session.cancel_timers()
@@ -367,6 +429,10 @@ class Connection(asyncio.Protocol):
             self._resume_handle = None
         if self.session is not None:
             self.session.cancel_timers()
+
+    def stop_reading(self) -> None:
+        """The server is stopping: take no more requests from this client."""
+        self._pause(_PAUSED_SHUTDOWN)
 
     def shutdown(self) -> None:
         """The server is stopping: say so and close."""

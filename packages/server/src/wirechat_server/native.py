@@ -16,13 +16,17 @@ from wirechat_common import (
     ClientMessage,
     Decoder,
     ErrorCode,
+    GetHistory,
     Hello,
+    Join,
     LeaveReason,
+    ListRooms,
+    Part,
     Ping,
     Pong,
     ProtocolError,
     Say,
-    Users,
+    SetTopic,
     Who,
     encode,
 )
@@ -93,18 +97,37 @@ class NativeSession:
 
     def handle(self, request: AnyMessage) -> None:
         connection = self._connection
+        core = connection.core
         match request:
-            case Say(text=text, action=action, client_id=client_id):
-                self._require_registered()
-                connection.core.say(connection, text, action=action, client_id=client_id)
+            case Say(text=text, action=action, client_id=client_id, room=room, to=to):
+                self._require_registered(client_id)
+                if to is not None:
+                    core.direct(connection, to, text, action=action, client_id=client_id)
+                else:
+                    core.say(connection, text, action=action, client_id=client_id, room=room)
             case Ping(token=token):
                 connection.send(Pong(token=token))
             case Pong():
                 pass  # any traffic counts as a sign of life; the connection noted it already
-            case Who():
+            case Who(room=room):
                 self._require_registered()
-                connection.send(Users(users=connection.core.users()))
-            case Hello(name=name, version=version):
+                core.who(connection, room)
+            case Join(room=room):
+                self._require_registered()
+                core.join(connection, room)
+            case Part(room=room):
+                self._require_registered()
+                core.part(connection, room)
+            case ListRooms():
+                self._require_registered()
+                core.list_rooms(connection)
+            case SetTopic(room=room, topic=topic):
+                self._require_registered()
+                core.set_topic(connection, room, topic)
+            case GetHistory(room=room, before=before, after=after, limit=limit):
+                self._require_registered()
+                core.history(connection, room, before=before, after=after, limit=limit)
+            case Hello(name=name, version=version, session=session, rooms=rooms, dm_after=dm_after):
                 if connection.registered:
                     raise ProtocolError(ErrorCode.ALREADY_REGISTERED, "hello was already accepted")
                 if version != PROTOCOL_VERSION:
@@ -113,15 +136,17 @@ class NativeSession:
                         f"this server speaks protocol version {PROTOCOL_VERSION}, not {version}",
                         fatal=True,
                     )
-                connection.register(name)
+                connection.register(name, session=session, rooms=rooms, dm_after=dm_after)
             case Bye():
                 connection.close(LeaveReason.QUIT, farewell=Bye(reason=LeaveReason.QUIT))
             case _:  # pragma: no cover - the decoder accepts only ClientMessage
                 raise ProtocolError(ErrorCode.UNKNOWN_TYPE, "unexpected message")
 
-    def _require_registered(self) -> None:
+    def _require_registered(self, client_id: str | None = None) -> None:
         if not self._connection.registered:
-            raise ProtocolError(ErrorCode.NOT_REGISTERED, "send hello first")
+            error = ProtocolError(ErrorCode.NOT_REGISTERED, "send hello first")
+            error.client_id = client_id
+            raise error
 
     def cancel_timers(self) -> None:
         """Native sessions keep no timers of their own."""

@@ -2,9 +2,11 @@
 
 The protocol is the lab server's. The first line is the user's name; the lab client sends its
 name with no newline at all, so a first chunk that stays unterminated for ``plain_name_wait``
-seconds is taken as the name. Every later line is said to everyone else, who see ``NAME: TEXT``;
-the line ``bye`` leaves. ``/who`` lists who is here, ``/me TEXT`` sends an action and ``/quit`` is
-``bye``. Output is plain lines: no colour, no control characters.
+seconds is taken as the name. Every later line is said to everyone else in the lobby, who see
+``NAME: TEXT``; the line ``bye`` leaves. ``/who`` lists who is in the lobby, ``/me TEXT`` sends an
+action, ``/msg NAME TEXT`` a direct message, ``/rooms`` lists the rooms and ``/quit`` is ``bye``.
+Right after the welcome line come the lobby's recent lines, so a newcomer has context. Output is
+plain lines: no colour, no control characters.
 """
 
 from __future__ import annotations
@@ -13,16 +15,21 @@ import asyncio
 from typing import TYPE_CHECKING, Final
 
 from wirechat_common import (
+    DEFAULT_ROOM,
     AnyMessage,
     Bye,
     Error,
     ErrorCode,
+    History,
     Joined,
     LeaveReason,
     Left,
     LineFramer,
     Message,
     ProtocolError,
+    RoomInfo,
+    RoomList,
+    Topic,
     Users,
     Welcome,
     check_name,
@@ -44,7 +51,19 @@ _LEFT_HOW: Final[dict[str, str]] = {
     LeaveReason.FLOOD: "left the conversation (flooding)",
     LeaveReason.KICKED: "left the conversation (kicked)",
     LeaveReason.SHUTDOWN: "left the conversation (server shutting down)",
+    LeaveReason.PART: "left the conversation",
 }
+
+#: Commands a plain-text user can type, for the help line.
+COMMANDS: Final = "/who, /rooms, /msg NAME TEXT, /me TEXT, /quit"
+
+
+def _message_line(message: Message) -> str:
+    if message.to is not None:  # a direct message
+        return f"*{message.sender}* {message.text}\n"
+    if message.action:
+        return f"* {message.sender} {message.text}\n"
+    return f"{message.sender}: {message.text}\n"
 
 
 def _names(users: list[str]) -> str:
@@ -61,8 +80,10 @@ class PlainWire:
 
     def render(self, event: AnyMessage) -> bytes:
         match event:
-            case Message(sender=sender, text=text, action=action):
-                line = f"* {sender} {text}\n" if action else f"{sender}: {text}\n"
+            case Message():
+                line = _message_line(event)
+            case History(messages=messages):
+                line = "".join(map(_message_line, messages))
             case Joined(name=name):
                 line = f"{name} joined the conversation\n"
             case Left(name=name, reason=reason):
@@ -73,8 +94,16 @@ class PlainWire:
                 people = "nobody else" if not others else f"{len(users)} here: {_names(users)}"
                 line = (
                     f"Welcome to the chat, {name}! {people}. "
-                    "Type a line to say it to everyone; enter 'bye' anytime to exit.\n"
+                    "Type a line to say it to everyone; enter 'bye' anytime to exit "
+                    f"({COMMANDS}).\n"
                 )
+            case RoomInfo(topic=topic) if topic:
+                line = f"Topic: {topic}\n"
+            case Topic(by=by, topic=topic):
+                line = f"{by} set the topic: {topic}\n" if topic else f"{by} cleared the topic\n"
+            case RoomList(rooms=rooms):
+                listed = ", ".join(f"{room.room} ({room.users})" for room in rooms)
+                line = f"{len(rooms)} rooms: {listed}\n"
             case Users(users=users):
                 line = f"{len(users)} here: {_names(users)}\n"
             case Error(code=ErrorCode.NAME_TAKEN):
@@ -157,10 +186,18 @@ class PlainSession:
         if lowered in ("bye", "/quit"):
             connection.close(LeaveReason.QUIT, farewell=Bye(reason=LeaveReason.QUIT))
         elif lowered == "/who":
-            connection.send(Users(users=connection.core.users()))
+            connection.core.who(connection, DEFAULT_ROOM)
+        elif lowered == "/rooms":
+            connection.core.list_rooms(connection)
         elif lowered.startswith("/me "):
             action = check_text(command[4:].strip(), connection.config.max_text_bytes)
             connection.core.say(connection, action, action=True)
+        elif lowered.startswith("/msg "):
+            to, _, body = command[5:].strip().partition(" ")
+            body = check_text(body.strip(), connection.config.max_text_bytes)
+            if not body:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /msg NAME TEXT")
+            connection.core.direct(connection, check_name(to), body)
         else:
             connection.core.say(connection, check_text(text, connection.config.max_text_bytes))
 

@@ -1,9 +1,10 @@
 """The listening server: accepts connections, keeps the registry of live ones, runs the timers,
 and shuts down in a fixed order.
 
-Shutdown order (idempotent, as in uvicorn and aiohttp): stop accepting; deliver what the chat
-still owes; tell every client ``bye`` with reason ``shutdown`` and close it once its output is
-flushed; wait up to ``shutdown_timeout`` for them to go; abort whoever is left.
+Shutdown order (idempotent, as in uvicorn and aiohttp): stop accepting and stop reading; let the
+message store commit what it was given (those messages are then acked and relayed); deliver what
+the chat still owes; tell every client ``bye`` with reason ``shutdown`` and close it once its
+output is flushed; wait up to ``shutdown_timeout`` for them to go; abort whoever is left.
 """
 
 from __future__ import annotations
@@ -11,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Final
+from typing import Final, Literal, cast
 
 from wirechat_common import ErrorCode
 
 from .admission import Admission, Refusal
-from .chat import AnnouncedLimits, ChatCore
+from .chat import ChatCore, ChatSettings
 from .config import ServerConfig
 from .connection import Connection
+from .store import MessageStore, StoreError
 
 log: Final = logging.getLogger("wirechat.server")
 
@@ -38,19 +41,45 @@ def server_version() -> str:
 class ChatServer:
     """A wirechat server on one TCP port. ``await start()``, later ``await shutdown()``."""
 
-    def __init__(self, config: ServerConfig | None = None) -> None:
-        self.config = config or ServerConfig()
+    def __init__(
+        self,
+        config: ServerConfig | None = None,
+        *,
+        store_hook: Callable[[int], None] | None = None,
+    ) -> None:
+        """``store_hook``, for tests: called on the store's writer thread with the batch size
+        before each commit (raise to fail the batch, sleep to slow the disk down)."""
+        self.config = config = config or ServerConfig()
         self.loop = asyncio.get_running_loop()
+        self.store: MessageStore | None = None
+        if config.storage == "sqlite":
+            self.store = MessageStore(
+                config.database,
+                synchronous=cast("Literal['FULL', 'NORMAL']", config.storage_sync.upper()),
+                max_pending=config.write_queue,
+                idempotency_window_s=config.idempotency_window,
+                max_history=config.max_history,
+                before_commit=store_hook,
+            )
         self.core = ChatCore(
             schedule=self.loop.call_soon,
-            server_name=server_version(),
-            limits=AnnouncedLimits(
-                max_text_bytes=self.config.max_text_bytes,
-                max_frame_bytes=self.config.max_frame_bytes,
-                msg_burst=self.config.msg_burst,
-                msg_rate=self.config.msg_rate,
+            store=self.store,
+            settings=ChatSettings(
+                server_name=server_version(),
+                max_text_bytes=config.max_text_bytes,
+                max_frame_bytes=config.max_frame_bytes,
+                msg_burst=config.msg_burst,
+                msg_rate=config.msg_rate,
+                history_on_join=config.history_on_join,
+                plain_history_lines=config.plain_history_lines,
+                max_history=config.max_history,
+                max_rooms_per_user=config.max_rooms_per_user,
+                max_rooms=config.max_rooms,
+                session_ttl=config.session_ttl,
+                max_sessions=config.max_sessions,
             ),
         )
+        self._retention: asyncio.Task[None] | None = None
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
         self._listener: asyncio.Server | None = None
@@ -69,7 +98,18 @@ class ChatServer:
         return host, port
 
     async def start(self) -> None:
-        """Listen, and start the timer sweep."""
+        """Open the message store, listen, and start the timers.
+
+        Raises :class:`~.store.StoreError` if the message database cannot be opened.
+        """
+        if self.store is not None:
+            self.config.database.parent.mkdir(parents=True, exist_ok=True)
+            await self.store.start()
+            self.core.resume_ids(self.store.last_id)
+            log.info("message store %s (last id %d)", self.store.path, self.store.last_id)
+            config = self.config
+            if config.retention_days or config.retention_per_room:
+                self._retention = asyncio.create_task(self._retain(), name="wirechat-retention")
         self._listener = await self.loop.create_server(
             lambda: Connection(self),
             self.config.host,
@@ -113,6 +153,21 @@ class ChatServer:
                 except Exception:  # pragma: no cover - never let one connection stop the sweep
                     log.exception("timer check failed for %s", connection.peer)
 
+    async def _retain(self) -> None:
+        # Retention runs on the store's writer in short steps between batches: never a stall.
+        config = self.config
+        assert self.store is not None
+        while True:
+            try:
+                deleted = await self.store.apply_retention(
+                    config.retention_days * 86_400 or None, config.retention_per_room or None
+                )
+                if deleted:
+                    log.info("retention deleted %d messages", deleted)
+            except StoreError as exc:
+                log.warning("retention failed: %s", exc)
+            await asyncio.sleep(config.retention_interval)
+
     async def wait_stopped(self) -> None:
         """Return once :meth:`shutdown` has finished."""
         await self._stopped.wait()
@@ -126,11 +181,18 @@ class ChatServer:
         log.info("shutting down: %d connections", len(self.connections))
         if self._listener is not None:
             self._listener.close()
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._sweeper
-        self.core.flush()
+        for task in (self._sweeper, self._retention):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        for connection in self.connections:
+            connection.stop_reading()
+        if self.store is not None:
+            # Messages already handed to the store are committed, then acked and relayed.
+            await self.store.close()
+            await asyncio.sleep(0)  # let the last done-callbacks run
+        self.core.fanout.flush()
         for connection in list(self.connections):
             connection.shutdown()
         try:

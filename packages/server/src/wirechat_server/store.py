@@ -36,9 +36,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from wirechat_common import MAX_HISTORY
+
 from . import store_sql
 from .store_model import (
     AppendResult,
+    PageQuery,
     StoreBusy,
     StoreClosed,
     StoredMessage,
@@ -54,6 +57,7 @@ __all__ = [
     "MAX_HISTORY",
     "AppendResult",
     "MessageStore",
+    "PageQuery",
     "StoreBusy",
     "StoreClosed",
     "StoreError",
@@ -63,10 +67,6 @@ __all__ = [
     "dm_members",
     "dm_room",
 ]
-
-#: Largest page one history request may ask for (a replay pages through more): the catalogue's
-#: suggested 200, enough to fill a screen several times, small enough to render at once.
-MAX_HISTORY: Final = 200
 
 
 def _now_ms() -> int:
@@ -161,6 +161,9 @@ class MessageStore:
                 conn = await asyncio.to_thread(
                     store_sql.connect, self._path, synchronous=self._synchronous, query_only=True
                 )
+                # A first read opens the WAL and shared-memory files now, so the server's
+                # descriptors are all taken at start, not on the first history request.
+                await asyncio.to_thread(conn.execute, "SELECT value FROM meta LIMIT 1")
                 self._read_conns.put(conn)
         except (sqlite3.Error, OSError) as exc:
             await self.close()
@@ -319,6 +322,48 @@ class MessageStore:
         (paging forward; the replay for a reconnecting client)."""
         args = (room, after_id, self._limit(limit))
         return await self._read(store_sql.AFTER, args, newest_first=False)
+
+    def pages(self, queries: list[PageQuery]) -> asyncio.Future[list[list[StoredMessage]]]:
+        """Read several pages in one trip to a read thread; each oldest first.
+
+        Not a coroutine, so protocol callbacks can call it and attach a done-callback (no task
+        per request). Each page may hold up to ``max_history + 1`` messages: the caller asks for
+        one more than it shows, to know whether there are more. The future fails with
+        :class:`StoreUnavailable` if the read fails.
+        """
+        if not self._running:
+            raise StoreClosed("the message store is not running")
+        for query in queries:
+            if not 0 <= query.limit <= self.max_history + 1:
+                raise ValueError(f"limit must be 0 to {self.max_history + 1}, got {query.limit}")
+        assert self._loop is not None
+        return asyncio.wrap_future(
+            self._readers.submit(self._query_pages, queries), loop=self._loop
+        )
+
+    def _query_pages(self, queries: list[PageQuery]) -> list[list[StoredMessage]]:
+        # On a read thread: all pages from one connection, each its own snapshot (see _query).
+        conn = self._read_conns.get()
+        try:
+            pages = []
+            for query in queries:
+                if query.dm_of is not None:
+                    sql = store_sql.PAGE_DM_DESC if query.newest else store_sql.PAGE_DM_ASC
+                    args: tuple[str | int, ...] = (query.dm_of, query.dm_of)
+                else:
+                    sql = store_sql.PAGE_ROOM_DESC if query.newest else store_sql.PAGE_ROOM_ASC
+                    args = (query.room,)
+                args += (query.above, query.below, query.limit)
+                try:
+                    rows = conn.execute(sql, args).fetchall()
+                except sqlite3.Error as exc:
+                    raise StoreUnavailable(f"cannot read history: {exc}") from exc
+                if query.newest:
+                    rows.reverse()
+                pages.append([StoredMessage.from_row(row) for row in rows])
+            return pages
+        finally:
+            self._read_conns.put(conn)
 
     def _limit(self, limit: int) -> int:
         if not 0 <= limit <= self.max_history:

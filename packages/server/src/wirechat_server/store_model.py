@@ -66,6 +66,20 @@ class AppendResult:
     duplicate: bool
 
 
+@dataclass(frozen=True, slots=True)
+class PageQuery:
+    """One history page: messages of ``room`` (or, with ``dm_of``, every direct message of that
+    name key) with ``above < id < below``, the newest ``limit`` of them if ``newest`` else the
+    oldest; returned oldest first either way."""
+
+    room: str
+    above: int
+    below: int
+    limit: int
+    newest: bool
+    dm_of: str | None = None
+
+
 def dm_room(a_key: str, b_key: str) -> str:
     """The conversation key of the direct messages between two name keys: ``"@alice:bob"``.
 

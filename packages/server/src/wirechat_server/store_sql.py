@@ -75,6 +75,23 @@ RECENT: Final = f"SELECT {COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC
 BEFORE: Final = f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?"
 AFTER: Final = f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id LIMIT ?"
 
+# Pages with both bounds, for the chat core: ``id > low AND id < high``. A direct-message page
+# matches the conversation keys ``@key:*`` and ``@*:key`` of one user (keys have no GLOB
+# metacharacters: ASCII letters, digits, '_', '-', '.').
+PAGE_ROOM_DESC: Final = (
+    f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?"
+)
+PAGE_ROOM_ASC: Final = (
+    f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
+)
+_DM_OF = "(room GLOB '@' || ? || ':*' OR room GLOB '@*:' || ?)"
+PAGE_DM_DESC: Final = (
+    f"SELECT {COLUMNS} FROM messages WHERE {_DM_OF} AND id > ? AND id < ? ORDER BY id DESC LIMIT ?"
+)
+PAGE_DM_ASC: Final = (
+    f"SELECT {COLUMNS} FROM messages WHERE {_DM_OF} AND id > ? AND id < ? ORDER BY id LIMIT ?"
+)
+
 # Retention. Rows are read in rowid (= id) order, which needs no index on ts: ids follow time.
 _OLDEST: Final = "SELECT id, ts FROM messages WHERE id > ? ORDER BY id LIMIT ?"
 _DELETE_ID: Final = "DELETE FROM messages WHERE id = ?"

@@ -1,0 +1,372 @@
+"""Fan-out: what each connection is owed this turn of the event loop, written once per turn.
+
+Everything the chat core says goes through :class:`Fanout`: to a room (:meth:`Fanout.to_room`,
+optionally leaving out one member: a sender does not get its own message back) or to one member
+(:meth:`Fanout.to_member`: acks, errors, history pages). Nothing is written until
+:meth:`Fanout.flush` runs at the end of the turn, and then:
+
+- each event is rendered once per wire format in use (JSON for native clients, a text line for
+  plain-text ones), never once per recipient;
+- everything a recipient is owed in the turn is joined into a single write, so a burst of 100
+  messages costs each recipient one ``write`` call, not 100;
+- members of one room whose stream is the room's common one get the very same bytes object,
+  built once. Members of several rooms that all had traffic this turn get one stream per
+  combination of rooms, built once per combination.
+
+Only the few members whose stream differs this turn are "special" and get bytes of their own: a
+sender (its own messages are left out), the target of a direct reply, a member who entered or
+left a room mid-turn. Their streams are cut out of the rooms' shared bytes by offsets, so a turn
+in which a thousand members each send one message stays linear, not quadratic. Direct replies
+travel through the same queue, so every member sees events in exactly the order they were made.
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+from wirechat_common import AnyMessage
+
+
+class WireFormat(Protocol):
+    """How events look on one kind of connection. One instance per format, shared by all."""
+
+    def render(self, event: AnyMessage) -> bytes:
+        """The bytes that show ``event``; empty when this format does not show it."""
+        ...
+
+
+class Member(Protocol):
+    """What fan-out needs of a connection."""
+
+    wire: WireFormat
+    #: The rooms the member is in (maintained by :class:`Room`).
+    rooms: set[Room]
+    #: Set by fan-out: ``None`` unless the member's stream differs from the common one this
+    #: turn. Kept on the member so that the hot loop tests an attribute, not a dict.
+    fanout_state: Special | None
+
+    @property
+    def writable(self) -> bool:
+        """Whether anything written now could still reach the member."""
+        ...
+
+    def deliver(self, data: bytes) -> None:
+        """Write ``data`` to the member. Must not call back into the chat."""
+        ...
+
+
+class Room:
+    """A set of members that hear the same things: a chat room, as fan-out sees it."""
+
+    __slots__ = ("by_wire", "key", "name")
+
+    def __init__(self, name: str, key: str) -> None:
+        self.name = name
+        self.key = key
+        self.by_wire: dict[WireFormat, set[Member]] = {}
+
+    def __repr__(self) -> str:
+        return f"Room({self.name!r})"
+
+    def __len__(self) -> int:
+        return sum(len(group) for group in self.by_wire.values())
+
+    def members(self) -> Iterable[Member]:
+        for group in self.by_wire.values():
+            yield from group
+
+    def add(self, member: Member) -> None:
+        self.by_wire.setdefault(member.wire, set()).add(member)
+        member.rooms.add(self)
+
+    def discard(self, member: Member) -> None:
+        group = self.by_wire.get(member.wire)
+        if group is None or member not in group:
+            return
+        group.discard(member)
+        if not group:
+            del self.by_wire[member.wire]
+        member.rooms.discard(self)
+
+
+_NO_END = 2**62
+
+
+class Special:
+    """Why a member's stream differs this turn."""
+
+    __slots__ = ("own", "windows")
+
+    def __init__(self) -> None:
+        #: Queue indices that concern the member alone: its own broadcasts (left out) and
+        #: replies to it (put in), in queue order.
+        self.own: list[int] = []
+        #: Rooms entered or left this turn: the member hears the room's entries from the first
+        #: index to (not including) the second.
+        self.windows: dict[Room, list[int]] = {}
+
+
+# One queued event: (event, its room or None, member left out, the only member it is for).
+_Entry = tuple[AnyMessage, Room | None, Member | None, Member | None]
+
+
+class _Layout:
+    """One room's entries this turn rendered for one wire format: each entry's bytes, the
+    shared stream of them all, and where each starts in it."""
+
+    __slots__ = ("indices", "offsets", "rendered", "shared")
+
+    def __init__(self, wire: WireFormat, indices: list[int], queue: list[_Entry]) -> None:
+        render = wire.render
+        self.indices = indices
+        self.rendered = [render(queue[index][0]) for index in indices]
+        self.offsets: list[int] = []
+        position = 0
+        for data in self.rendered:
+            self.offsets.append(position)
+            position += len(data)
+        self.shared = b"".join(self.rendered)
+
+    def offset_of(self, index: int) -> int:
+        """Where queue entry ``index`` (or the first room entry after it) starts."""
+        at = bisect.bisect_left(self.indices, index)
+        return self.offsets[at] if at < len(self.offsets) else len(self.shared)
+
+
+class Fanout:
+    """The per-turn queue of everything owed to members, written by :meth:`flush`.
+
+    ``schedule`` is called with :meth:`flush` once per turn that has something to deliver (the
+    server passes ``loop.call_soon``).
+    """
+
+    def __init__(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+        self._schedule = schedule
+        self._queue: list[_Entry] = []
+        self._touched: dict[Room, list[int]] = {}  # room -> its queue indices this turn
+        self._special: dict[Member, Special] = {}
+        self._flush_pending = False
+
+    # -- queueing ----------------------------------------------------------------------------
+
+    def to_room(self, room: Room, event: AnyMessage, *, exclude: Member | None = None) -> None:
+        """Queue ``event`` for everyone in ``room`` but ``exclude``."""
+        index = len(self._queue)
+        if exclude is not None:
+            self._special_of(exclude).own.append(index)
+        indices = self._touched.get(room)
+        if indices is None:
+            self._touched[room] = [index]
+        else:
+            indices.append(index)
+        self._enqueue((event, room, exclude, None))
+
+    def to_member(self, member: Member, event: AnyMessage) -> None:
+        """Queue ``event`` for ``member`` alone, in order with everything else it is owed."""
+        self._special_of(member).own.append(len(self._queue))
+        self._enqueue((event, None, None, member))
+
+    def entering(self, member: Member, room: Room) -> None:
+        """``member`` enters ``room`` now: it must not get what the room was owed before."""
+        window = self._special_of(member).windows.setdefault(room, [0, _NO_END])
+        window[0] = len(self._queue)
+        window[1] = _NO_END
+
+    def leaving(self, member: Member, room: Room) -> None:
+        """``member`` leaves ``room`` now: it still gets what the room was owed until now."""
+        window = self._special_of(member).windows.setdefault(room, [0, _NO_END])
+        window[1] = len(self._queue)
+
+    def drain(self, member: Member) -> bytes:
+        """Everything ``member`` is owed so far this turn, now; it is owed nothing more.
+
+        For a member about to go: it must get what it was owed, and nothing should be rendered
+        for it once it is gone.
+        """
+        if not self._queue:
+            return b""
+        state = member.fanout_state
+        if state is None:
+            state = Special()
+        layouts: dict[tuple[Room, WireFormat], _Layout] = {}
+        stream = self._stream_for(member, state, layouts)
+        # Off the special list: the caller takes it out of its rooms next, so nothing later
+        # this turn reaches it.
+        self._special.pop(member, None)
+        member.fanout_state = None
+        return stream
+
+    def cut(self, member: Member) -> bytes:
+        """Everything ``member`` is owed so far this turn, to be written now; from here on it
+        is owed only what comes next. Lets a reply be written out of turn (a history page)
+        without breaking the member's order."""
+        stream = self.drain(member)
+        for room in member.rooms:
+            if room in self._touched:
+                self.entering(member, room)
+        return stream
+
+    def _special_of(self, member: Member) -> Special:
+        state = member.fanout_state
+        if state is None:
+            state = member.fanout_state = self._special[member] = Special()
+        return state
+
+    def _enqueue(self, entry: _Entry) -> None:
+        self._queue.append(entry)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self._schedule(self.flush)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything queued this turn: one write per member, one render per format."""
+        self._flush_pending = False
+        if not self._queue:
+            return
+        touched, special = self._touched, self._special
+        layouts: dict[tuple[Room, WireFormat], _Layout] = {}
+        try:
+            if len(touched) == 1:
+                for room in touched:
+                    self._deliver_shared(room, layouts)
+            elif touched:
+                self._deliver_combined(layouts)
+            for member, state in special.items():
+                if member.writable:
+                    stream = self._stream_for(member, state, layouts)
+                    if stream:
+                        member.deliver(stream)
+        finally:
+            # Whatever happened above, next turn starts clean: a state left set would keep a
+            # member off the shared stream for good.
+            for member in special:
+                member.fanout_state = None
+            self._queue = []
+            self._touched = {}
+            self._special = {}
+
+    def _layout(
+        self, room: Room, wire: WireFormat, layouts: dict[tuple[Room, WireFormat], _Layout]
+    ) -> _Layout:
+        layout = layouts.get((room, wire))
+        if layout is None:
+            layout = layouts[room, wire] = _Layout(wire, self._touched[room], self._queue)
+        return layout
+
+    def _deliver_shared(self, room: Room, layouts: dict[tuple[Room, WireFormat], _Layout]) -> None:
+        """The common case: one room had traffic; its members get the same bytes."""
+        for wire, members in room.by_wire.items():
+            shared = self._layout(room, wire, layouts).shared
+            if shared:
+                for member in members:
+                    if member.fanout_state is None:
+                        member.deliver(shared)
+
+    def _deliver_combined(self, layouts: dict[tuple[Room, WireFormat], _Layout]) -> None:
+        """Several rooms had traffic: group members by the set of those rooms they are in and
+        build each group's stream once."""
+        groups: dict[Member, list[Room]] = {}
+        for room in self._touched:
+            for member in room.members():
+                if member.fanout_state is None:
+                    rooms = groups.get(member)
+                    if rooms is None:
+                        groups[member] = [room]
+                    else:
+                        rooms.append(room)
+        streams: dict[tuple[WireFormat, tuple[Room, ...]], bytes] = {}
+        for member, rooms in groups.items():
+            if len(rooms) == 1:
+                data = self._layout(rooms[0], member.wire, layouts).shared
+            else:
+                key = (member.wire, tuple(rooms))
+                cached = streams.get(key)
+                if cached is None:
+                    cached = streams[key] = self._merge(member.wire, rooms, layouts)
+                data = cached
+            if data:
+                member.deliver(data)
+
+    def _merge(
+        self,
+        wire: WireFormat,
+        rooms: list[Room],
+        layouts: dict[tuple[Room, WireFormat], _Layout],
+    ) -> bytes:
+        chosen = [self._layout(room, wire, layouts) for room in rooms]
+        merged = heapq.merge(
+            *(zip(layout.indices, layout.rendered, strict=True) for layout in chosen)
+        )
+        return b"".join(data for _, data in merged)
+
+    def _stream_for(
+        self, member: Member, state: Special, layouts: dict[tuple[Room, WireFormat], _Layout]
+    ) -> bytes:
+        """What a special member is owed: its rooms' entries within its windows, without its
+        own broadcasts, with its replies in place."""
+        touched = self._touched
+        rooms = [room for room in member.rooms if room in touched]
+        rooms.extend(room for room in state.windows if room in touched and room not in rooms)
+        if len(rooms) <= 1:
+            return self._cut(member, state, rooms[0] if rooms else None, layouts)
+        # Several rooms (rare: a special member of several busy rooms): entry by entry.
+        queue = self._queue
+        wire = member.wire
+        own = set(state.own)
+        picked: list[tuple[int, bytes]] = []
+        for room in rooms:
+            layout = self._layout(room, wire, layouts)
+            start, end = state.windows.get(room, (0, _NO_END))
+            for index, data in zip(layout.indices, layout.rendered, strict=True):
+                if start <= index < end and index not in own:
+                    picked.append((index, data))
+        for index in state.own:
+            if queue[index][3] is member:
+                picked.append((index, wire.render(queue[index][0])))
+        picked.sort(key=lambda item: item[0])
+        return b"".join(data for _, data in picked)
+
+    def _cut(
+        self,
+        member: Member,
+        state: Special,
+        room: Room | None,
+        layouts: dict[tuple[Room, WireFormat], _Layout],
+    ) -> bytes:
+        """One room's shared stream with the member's own entries cut out or spliced in: slices
+        of the shared bytes, so the cost is in the member's own entries, not the whole turn."""
+        queue = self._queue
+        wire = member.wire
+        if room is None:
+            return b"".join(
+                wire.render(queue[index][0]) for index in state.own if queue[index][3] is member
+            )
+        layout = self._layout(room, wire, layouts)
+        view = memoryview(layout.shared)
+        start, end = state.windows.get(room, (0, _NO_END))
+        position = layout.offset_of(start)
+        stop = layout.offset_of(end)
+        parts: list[bytes | memoryview] = []
+        for index in state.own:
+            event, entry_room, _, only = queue[index]
+            if only is member:
+                # A reply: it goes where it was made, clamped to the room's window.
+                at = layout.offset_of(min(max(index, start), end))
+                if at > position:
+                    parts.append(view[position:at])
+                    position = at
+                parts.append(wire.render(event))
+            elif entry_room is room and start <= index < end:
+                # Its own broadcast: left out.
+                at = layout.offset_of(index)
+                if at > position:
+                    parts.append(view[position:at])
+                position = at + len(layout.rendered[bisect.bisect_left(layout.indices, index)])
+        if stop > position:
+            parts.append(view[position:stop])
+        return b"".join(parts)
