@@ -8,6 +8,7 @@ import os
 import re
 import socket
 import sys
+import tempfile
 from collections.abc import AsyncIterator, Mapping
 from typing import Final
 
@@ -94,7 +95,23 @@ async def server_process(
     *args: str, env: Mapping[str, str] | None = None
 ) -> AsyncIterator[ServerProcess]:
     """Start ``chat-server`` on a free port and wait for its "listening on" line (logged at
-    the default level, info: do not pass a higher ``--log-level``)."""
+    the default level, info: do not pass a higher ``--log-level``).
+
+    Unless ``args`` name a ``--data-dir``, the server keeps its messages in a fresh temporary
+    directory, removed afterwards: tests never share history by accident.
+    """
+    with contextlib.ExitStack() as stack:
+        if "--data-dir" not in args:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="wirechat-e2e-"))
+            args = (*args, "--data-dir", data_dir)
+        async with _server_process(args, env) as server:
+            yield server
+
+
+@contextlib.asynccontextmanager
+async def _server_process(
+    args: tuple[str, ...], env: Mapping[str, str] | None
+) -> AsyncIterator[ServerProcess]:
     for _attempt in range(3):  # another process may grab the port between probe and bind
         port = free_port()
         process = await asyncio.create_subprocess_exec(
