@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from wirechat_common import (
     MAX_NAME_LENGTH,
     MAX_TEXT_BYTES,
+    MAX_TOPIC_BYTES,
     Ack,
     AnyMessage,
     Bye,
@@ -19,20 +20,32 @@ from wirechat_common import (
     Decoder,
     Error,
     ErrorCode,
+    GetHistory,
     Hello,
+    History,
+    Join,
     Joined,
     LeaveReason,
     Left,
+    ListRooms,
     Message,
+    Part,
     Ping,
     Pong,
     ProtocolError,
+    RoomInfo,
+    RoomList,
+    RoomSummary,
     Say,
     ServerMessage,
+    SetTopic,
+    Topic,
     Users,
     Welcome,
     Who,
+    check_conversation,
     check_name,
+    check_room,
     check_text,
     encode,
     is_valid_name,
@@ -77,13 +90,50 @@ texts = short_texts | long_ascii_texts
 # Wire integers are 0 to 2**53 - 1, what every JSON implementation reads exactly.
 ids = st.integers(0, 2**53 - 1)
 
+# Rooms are "#" and a name; history also names "@" (all direct messages) and "@name".
+rooms = names.map("#".__add__)
+optional_rooms = st.none() | rooms
+conversations = rooms | st.just("@") | names.map("@".__add__)
+# Topics follow the text rules within MAX_TOPIC_BYTES, and may be empty (clearing the topic).
+topics = st.just("") | st.text(text_chars, min_size=1, max_size=MAX_TOPIC_BYTES // 4)
+optional_ids = st.none() | ids
+
 # Reasons are plain strings on the wire: the known ones, or any a newer server might add.
 reasons = st.sampled_from([reason.value for reason in LeaveReason]) | any_strings
 
 client_only: st.SearchStrategy[AnyMessage] = st.one_of(
-    st.builds(Hello, name=names, version=ids),
-    st.builds(Say, text=texts, action=st.booleans(), client_id=optional_tokens),
-    st.just(Who()),
+    st.builds(
+        Hello,
+        name=names,
+        version=ids,
+        session=optional_tokens,
+        rooms=st.none() | st.dictionaries(rooms, ids, max_size=4),
+        dm_after=optional_ids,
+    ),
+    # A say goes to a room or to a user, never both.
+    st.builds(
+        Say, text=texts, action=st.booleans(), client_id=optional_tokens, room=optional_rooms
+    ),
+    st.builds(Say, text=texts, action=st.booleans(), client_id=optional_tokens, to=names),
+    st.builds(Who, room=optional_rooms),
+    st.builds(Join, room=rooms),
+    st.builds(Part, room=rooms),
+    st.just(ListRooms()),
+    st.builds(SetTopic, room=rooms, topic=topics),
+    # A history page goes before or after an id, never both.
+    st.builds(GetHistory, room=conversations, before=optional_ids, limit=optional_ids),
+    st.builds(GetHistory, room=conversations, after=optional_ids, limit=optional_ids),
+)
+# Server text is not checked by the decoder: any string goes.
+server_messages_in_history = st.builds(
+    Message,
+    id=ids,
+    ts=ids,
+    sender=names,
+    text=any_strings,
+    action=st.booleans(),
+    room=optional_rooms,
+    to=st.none() | names,
 )
 server_only: st.SearchStrategy[AnyMessage] = st.one_of(
     st.builds(
@@ -94,13 +144,36 @@ server_only: st.SearchStrategy[AnyMessage] = st.one_of(
         server=any_strings,
         max_text_bytes=ids,
         max_frame_bytes=ids,
+        session=optional_tokens,
+        max_history=ids,
+        max_rooms=ids,
     ),
-    st.builds(Message, id=ids, ts=ids, sender=names, text=any_strings, action=st.booleans()),
-    st.builds(Ack, id=ids, ts=ids, client_id=optional_tokens),
-    st.builds(Joined, name=names, ts=ids),
-    st.builds(Left, name=names, reason=reasons, ts=ids),
-    st.builds(Users, users=st.lists(names, max_size=5)),
-    st.builds(Error, code=any_strings, detail=any_strings, fatal=st.booleans()),
+    server_messages_in_history,
+    st.builds(Ack, id=ids, ts=ids, client_id=optional_tokens, duplicate=st.booleans()),
+    st.builds(Joined, name=names, ts=ids, room=optional_rooms),
+    st.builds(Left, name=names, reason=reasons, ts=ids, room=optional_rooms),
+    st.builds(Users, users=st.lists(names, max_size=5), room=optional_rooms),
+    st.builds(RoomInfo, room=rooms, users=st.lists(names, max_size=5), topic=any_strings),
+    st.builds(Topic, room=rooms, topic=any_strings, by=names, ts=ids),
+    st.builds(
+        RoomList,
+        rooms=st.lists(
+            st.builds(RoomSummary, room=rooms, users=ids, topic=any_strings), max_size=4
+        ),
+    ),
+    st.builds(
+        History,
+        room=conversations,
+        messages=st.lists(server_messages_in_history, max_size=4),
+        more=st.booleans(),
+    ),
+    st.builds(
+        Error,
+        code=any_strings,
+        detail=any_strings,
+        fatal=st.booleans(),
+        client_id=optional_tokens,
+    ),
 )
 both_ways: st.SearchStrategy[AnyMessage] = st.one_of(
     st.builds(Ping, token=optional_tokens),
@@ -120,6 +193,8 @@ CODEC_CODES = {
     ErrorCode.INVALID_NAME,
     ErrorCode.INVALID_TEXT,
     ErrorCode.TEXT_TOO_LONG,
+    ErrorCode.INVALID_ROOM,
+    ErrorCode.BAD_REQUEST,
 }
 
 
@@ -216,6 +291,15 @@ SEEDS = [
     b'{"type":"hello","name":"\\u202e"}',
     b'{"type":"who"}',
     b'{"type":"welcome","name":"a","users":[]}',
+    b'{"type":"join","room":"lobby"}',
+    b'{"type":"join","room":"#lobby"}',
+    b'{"type":"say","text":"a","client_id":"c","room":"#a","to":"b"}',
+    b'{"type":"say","text":"a","to":"#b"}',
+    b'{"type":"get_history","room":"@","before":1,"after":2}',
+    b'{"type":"get_history","room":"@bad name"}',
+    b'{"type":"hello","name":"a","rooms":{"#a":1,"#a":2,"b":0}}',
+    b'{"type":"set_topic","room":"#a","topic":"\\u001b"}',
+    b'{"type":"history","room":"#a","messages":[{"type":"message","id":1}]}',
     b"NaN",
     b"\r",
     b"\n",
@@ -251,10 +335,32 @@ def check_hostile_stream(decoder: Decoder, chunks: list[bytes], max_frame_bytes:
                 return
             pending = b""  # decode what followed the bad frame
     for message in decoded:
-        if isinstance(message, Say):
-            check_text(message.text)
-        elif isinstance(message, Hello):
-            check_name(message.name)
+        assert_content_is_valid(message)
+
+
+def assert_content_is_valid(message: AnyMessage) -> None:
+    """What the decoder lets through follows the content rules (it raises otherwise)."""
+    if isinstance(message, Say):
+        check_text(message.text)
+        assert message.room is None or message.to is None
+        if message.room is not None:
+            check_room(message.room)
+        if message.to is not None:
+            check_name(message.to)
+    elif isinstance(message, Hello):
+        check_name(message.name)
+        for room in message.rooms or ():
+            check_room(room)
+    elif isinstance(message, Join | Part) or (isinstance(message, Who) and message.room):
+        assert message.room is not None
+        check_room(message.room)
+    elif isinstance(message, SetTopic):
+        check_room(message.room)
+        if message.topic:
+            check_text(message.topic, MAX_TOPIC_BYTES)
+    elif isinstance(message, GetHistory):
+        check_conversation(message.room)
+        assert message.before is None or message.after is None
 
 
 @settings(deadline=None, suppress_health_check=[HealthCheck.too_slow])

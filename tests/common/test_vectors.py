@@ -7,6 +7,7 @@ here compares the codec with an independent statement of the protocol.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any, get_args
 
@@ -16,7 +17,9 @@ import pytest
 from wirechat_common import (
     MAX_FRAME_BYTES,
     MAX_NAME_LENGTH,
+    MAX_ROOM_LENGTH,
     MAX_TEXT_BYTES,
+    MAX_TOPIC_BYTES,
     MESSAGE_TYPES,
     PROTOCOL_VERSION,
     AnyMessage,
@@ -47,6 +50,8 @@ CODEC_CODES = frozenset(
         ErrorCode.INVALID_NAME,
         ErrorCode.INVALID_TEXT,
         ErrorCode.TEXT_TOO_LONG,
+        ErrorCode.INVALID_ROOM,
+        ErrorCode.BAD_REQUEST,
     }
 )
 
@@ -66,11 +71,28 @@ def frame_body_length(frame: bytes) -> int:
 
 
 def full_builtins(message: AnyMessage) -> dict[str, Any]:
-    """The message as JSON-ready builtins with every field, defaults included."""
-    result: dict[str, Any] = {"type": type(message).__struct_config__.tag}
-    for field in message.__struct_fields__:
-        result[field] = msgspec.to_builtins(getattr(message, field))
+    """The message as JSON-ready builtins with every field, defaults included (also in the
+    structs nested in ``room_list`` and ``history``, which ``msgspec.to_builtins`` would trim)."""
+    result: Any = every_field(message)
+    assert isinstance(result, dict)
     return result
+
+
+def every_field(value: object) -> object:
+    if isinstance(value, msgspec.Struct):
+        config = value.__struct_config__
+        result: dict[str, object] = {}
+        if config.tag is not None:
+            assert isinstance(config.tag_field, str)
+            result[config.tag_field] = config.tag
+        for field in value.__struct_fields__:
+            result[field] = every_field(getattr(value, field))
+        return result
+    if isinstance(value, list):
+        return [every_field(item) for item in value]
+    if isinstance(value, dict):
+        return {key: every_field(item) for key, item in value.items()}
+    return msgspec.to_builtins(value)
 
 
 def decoders_for(direction: str) -> list[Decoder]:
@@ -101,7 +123,7 @@ def vector_id(vector: dict[str, Any]) -> str:
 
 def test_file_is_small_and_plain_json() -> None:
     raw = VECTORS_PATH.read_bytes()
-    assert len(raw) < 200_000
+    assert len(raw) < 300_000  # the 16 KiB frames and 4 KiB texts are most of it
     assert isinstance(json.loads(raw), dict)
     assert VECTORS["description"]
 
@@ -112,6 +134,8 @@ def test_limits_match_the_package() -> None:
         "max_frame_bytes": MAX_FRAME_BYTES,
         "max_text_bytes": MAX_TEXT_BYTES,
         "max_name_length": MAX_NAME_LENGTH,
+        "max_room_length": MAX_ROOM_LENGTH,
+        "max_topic_bytes": MAX_TOPIC_BYTES,
     }
 
 
@@ -123,6 +147,18 @@ def test_names_are_unique() -> None:
 def test_every_message_type_has_a_valid_canonical_vector() -> None:
     canonical_types = {v["message"]["type"] for v in VALID if v["canonical"]}
     assert canonical_types == set(MESSAGE_TYPES)
+
+
+def test_every_field_is_sent_by_some_canonical_vector() -> None:
+    """Each field of each message type appears in a canonical frame (so with a value other than
+    its default): new optional fields do not go untested."""
+    sent: dict[str, set[str]] = {tag: set() for tag in MESSAGE_TYPES}
+    for vector in VALID:
+        if vector["canonical"]:
+            frame = json.loads(frame_bytes(vector))
+            sent[frame["type"]].update(frame)
+    for tag, cls in MESSAGE_TYPES.items():
+        assert sent[tag] == {"type", *cls.__struct_fields__}, tag
 
 
 def test_both_directions_covered_for_shared_types() -> None:
@@ -168,6 +204,58 @@ def test_hex_only_where_needed() -> None:
                 frame_bytes(vector).decode("utf-8")
         else:
             assert isinstance(vector["frame"], str)
+
+
+def test_topic_size_boundaries_covered() -> None:
+    def topic_bytes(vector: dict[str, Any]) -> int:
+        return len(json.loads(frame_bytes(vector))["topic"].encode("utf-8"))
+
+    valid = [v for v in VALID if v["message"]["type"] == "set_topic"]
+    too_long = [
+        v for v in INVALID if v["code"] == ErrorCode.TEXT_TOO_LONG and '"set_topic"' in v["frame"]
+    ]
+    assert MAX_TOPIC_BYTES in {topic_bytes(v) for v in valid}
+    assert 0 in {topic_bytes(v) for v in valid}
+    assert {topic_bytes(v) for v in too_long} == {MAX_TOPIC_BYTES + 1}
+
+
+def test_room_length_boundaries_covered() -> None:
+    joins = [json.loads(frame_bytes(v)) for v in VALID if v["message"]["type"] == "join"]
+    refused = [
+        json.loads(frame_bytes(v))
+        for v in INVALID
+        if v["code"] == ErrorCode.INVALID_ROOM and '"type":"join"' in v["frame"]
+    ]
+    assert {2, MAX_ROOM_LENGTH} <= {len(frame["room"]) for frame in joins}
+    assert MAX_ROOM_LENGTH + 1 in {len(frame["room"]) for frame in refused}
+
+
+def test_refused_says_echo_their_client_id() -> None:
+    """Every invalid say that carries a well-formed client_id and fails a content rule states
+    the client_id its error must echo."""
+    content_codes = CODEC_CODES - {
+        ErrorCode.FRAME_TOO_LARGE,
+        ErrorCode.BAD_UTF8,
+        ErrorCode.BAD_JSON,
+        ErrorCode.UNKNOWN_TYPE,
+        ErrorCode.INVALID_FIELD,
+    }
+    echoing = [
+        v
+        for v in INVALID
+        if v["code"] in content_codes
+        and '"type":"say"' in v.get("frame", "")
+        and '"client_id"' in v["frame"]
+    ]
+    assert {v["code"] for v in echoing} >= {
+        ErrorCode.INVALID_ROOM,
+        ErrorCode.BAD_REQUEST,
+        ErrorCode.INVALID_NAME,
+        ErrorCode.INVALID_TEXT,
+        ErrorCode.TEXT_TOO_LONG,
+    }
+    for vector in echoing:
+        assert vector["client_id"] == json.loads(frame_bytes(vector))["client_id"]
 
 
 # -- valid vectors -----------------------------------------------------------------------------
@@ -229,6 +317,29 @@ def test_non_canonical_vector_reencodes_differently_but_equivalently(
     assert Decoder().feed(reencoded) == [message]
 
 
+# -- the examples in docs/protocol.md ---------------------------------------------------------
+
+PROTOCOL_PATH = VECTORS_PATH.parent / "protocol.md"
+EXAMPLES = [
+    line
+    for block in re.findall(r"```json\n(.*?)```", PROTOCOL_PATH.read_text(encoding="utf-8"), re.S)
+    for line in block.splitlines()
+]
+
+
+def test_protocol_md_has_an_example_of_every_message_type() -> None:
+    assert {json.loads(line)["type"] for line in EXAMPLES} == set(MESSAGE_TYPES)
+
+
+@pytest.mark.parametrize("line", EXAMPLES)
+def test_protocol_md_examples_are_canonical_frames(line: str) -> None:
+    """Every frame in a json block of the protocol document decodes, and is what the reference
+    encoder would send: a client written from the document sends what the server expects."""
+    frame = line.encode("utf-8") + b"\n"
+    (message,) = Decoder().feed(frame)
+    assert encode(message) == frame
+
+
 # -- invalid vectors ---------------------------------------------------------------------------
 
 
@@ -242,6 +353,7 @@ def test_invalid_vector_raises_its_code(vector: dict[str, Any]) -> None:
     assert error.fatal is vector["fatal"]
     assert error.detail
     assert error.messages == []
+    assert error.client_id == vector.get("client_id")
 
 
 @pytest.mark.parametrize("vector", INVALID, ids=vector_id)

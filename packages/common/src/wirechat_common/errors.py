@@ -53,7 +53,6 @@ class ErrorCode(StrEnum):
     NO_SUCH_USER = "no_such_user"  # a direct message to someone not connected
     TOO_MANY_ROOMS = "too_many_rooms"  # max_rooms_per_user, or the server's max_rooms
     HISTORY_WINDOW_TOO_LARGE = "history_window_too_large"  # limit above the server's maximum
-    FORBIDDEN = "forbidden"  # the request asks for something that is not the sender's to see
     STORAGE_UNAVAILABLE = "storage_unavailable"  # the message could not be stored: not relayed
     BUSY = "busy"  # too many messages wait for the disk: not relayed, try again shortly
 
