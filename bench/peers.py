@@ -70,7 +70,7 @@ class Peer:
     connect_batch: int = 100
 
 
-def _wirechat(port: int, workdir: Path) -> list[str]:
+def _wirechat(port: int, workdir: Path, storage: str = "sqlite") -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -83,7 +83,16 @@ def _wirechat(port: int, workdir: Path) -> list[str]:
         "0",  # measure capacity, not the flood limit (peers' penalties are off too)
         "--max-connections",
         "19000",
+        # Durable history as shipped (SQLite, synchronous=FULL), in the run's own directory.
+        "--storage",
+        storage,
+        "--data-dir",
+        str(workdir),
     ]
+
+
+def _wirechat_relay(port: int, workdir: Path) -> list[str]:
+    return _wirechat(port, workdir, storage="none")
 
 
 def _ngircd(port: int, workdir: Path) -> list[str]:
@@ -122,6 +131,8 @@ def _miniircd_available() -> str | None:
 PEERS: dict[str, Peer] = {
     "wirechat-native": Peer("wirechat-native", "native", _wirechat, _always),
     "wirechat-plain": Peer("wirechat-plain", "plain", _wirechat, _always),
+    # The native server with storage off: what durable history costs is native / relay.
+    "wirechat-relay": Peer("wirechat-relay", "native", _wirechat_relay, _always),
     "ngircd": Peer("ngircd", "irc", _ngircd, _ngircd_available, connect_batch=10),
     # miniircd uses select(), which cannot watch descriptors past 1023, and listens with a
     # backlog of 5.

@@ -73,10 +73,22 @@ def table(results: Sequence[Result], reference: str) -> str:
             )
             if index == 0:
                 out.append("  ".join("-" * width for width in widths))
+        history = _history_cost(rows, key)
+        if history:
+            out.append(history)
         for row in rows:
             for note in row.notes:
                 out.append(f"  note: {row.server}: {note}")
     return "\n".join(out)
+
+
+def _history_cost(rows: Sequence[Result], key: str) -> str:
+    """The cost of durable history: the native server with it over the same with it off."""
+    by_server = {row.server: row.metrics.get(key) for row in rows}
+    on, off = by_server.get("wirechat-native"), by_server.get("wirechat-relay")
+    if not isinstance(on, (int, float)) or not isinstance(off, (int, float)) or not off:
+        return ""
+    return f"  durable history on / off (wirechat-native / wirechat-relay): {on / off:.2f}x"
 
 
 def write_json(path: Path, results: Sequence[Result], meta: dict[str, Any]) -> None:
