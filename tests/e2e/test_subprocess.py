@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import pathlib
 import re
 import signal
 from collections.abc import Mapping
@@ -212,3 +213,33 @@ async def test_non_readers_cost_no_more_than_their_output_limit() -> None:
             non_reader.close()
         await sender.close()
         await observer.client.close()
+
+
+@pytest.mark.parametrize("problem", ["not a directory", "not a database"])
+async def test_an_unusable_data_dir_is_a_clear_error_and_exit_1(
+    problem: str, tmp_path: pathlib.Path
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    data_dir = blocker / "data"
+    if problem == "not a database":
+        data_dir = tmp_path / "data"
+        data_dir.mkdir()
+        (data_dir / "messages.sqlite3").write_bytes(b"garbage, not SQLite" * 100)
+    process = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
+        env=child_env(),
+    )
+    async with asyncio.timeout(WAIT):
+        _, stderr = await process.communicate()
+    log = stderr.decode()
+    assert process.returncode == 1
+    assert "ERROR wirechat.server: cannot open the message store" in log
+    assert "Traceback" not in log

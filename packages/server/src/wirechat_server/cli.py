@@ -13,6 +13,7 @@ from typing import Final
 
 from .config import ServerConfig, add_arguments, config_from, describe
 from .server import ChatServer, server_version
+from .store import StoreError
 
 log: Final = logging.getLogger("wirechat.server")
 
@@ -105,6 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     raise_descriptor_limit(config.max_connections)
     try:
         _run(config)
+    except StoreError as error:
+        log.error("cannot open the message store: %s", error)
+        return 1
     except OSError as error:
         log.error("cannot serve on %s:%d: %s", config.host, config.port, error.strerror or error)
         return 1

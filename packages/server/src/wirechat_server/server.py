@@ -103,20 +103,28 @@ class ChatServer:
         Raises :class:`~.store.StoreError` if the message database cannot be opened.
         """
         if self.store is not None:
-            self.config.database.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.config.database.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise StoreError(f"cannot create {self.config.database.parent}: {exc}") from exc
             await self.store.start()
             self.core.resume_ids(self.store.last_id)
             log.info("message store %s (last id %d)", self.store.path, self.store.last_id)
-            config = self.config
-            if config.retention_days or config.retention_per_room:
-                self._retention = asyncio.create_task(self._retain(), name="wirechat-retention")
-        self._listener = await self.loop.create_server(
-            lambda: Connection(self),
-            self.config.host,
-            self.config.port,
-            backlog=LISTEN_BACKLOG,
-            reuse_address=True,
-        )
+        try:
+            self._listener = await self.loop.create_server(
+                lambda: Connection(self),
+                self.config.host,
+                self.config.port,
+                backlog=LISTEN_BACKLOG,
+                reuse_address=True,
+            )
+        except BaseException:
+            if self.store is not None:
+                await self.store.close()
+            raise
+        config = self.config
+        if self.store is not None and (config.retention_days or config.retention_per_room):
+            self._retention = asyncio.create_task(self._retain(), name="wirechat-retention")
         self._sweeper = asyncio.create_task(self._sweep(), name="wirechat-sweeper")
         host, port = self.address
         log.info("listening on %s:%d", host, port)
