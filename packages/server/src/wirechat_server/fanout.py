@@ -93,6 +93,7 @@ class Room:
 
 
 _NO_END = 2**62
+_ALWAYS: list[list[int]] = [[0, _NO_END]]  # a member in the room all turn
 
 
 class Special:
@@ -104,9 +105,9 @@ class Special:
         #: Queue indices that concern the member alone: its own broadcasts (left out) and
         #: replies to it (put in), in queue order.
         self.own: list[int] = []
-        #: Rooms entered or left this turn: the member hears the room's entries from the first
-        #: index to (not including) the second.
-        self.windows: dict[Room, list[int]] = {}
+        #: Rooms entered or left this turn: the member hears the room's entries in these
+        #: intervals of queue indices, [start, end), in order (several if it left and came back).
+        self.windows: dict[Room, list[list[int]]] = {}
 
 
 # One queued event: (event, its room or None, member left out, the only member it is for).
@@ -171,14 +172,19 @@ class Fanout:
 
     def entering(self, member: Member, room: Room) -> None:
         """``member`` enters ``room`` now: it must not get what the room was owed before."""
-        window = self._special_of(member).windows.setdefault(room, [0, _NO_END])
-        window[0] = len(self._queue)
-        window[1] = _NO_END
+        intervals = self._special_of(member).windows.setdefault(room, [])
+        if not intervals or intervals[-1][1] != _NO_END:
+            intervals.append([len(self._queue), _NO_END])
+        else:  # already in it: from now on (cut() restarts a member's rooms this way)
+            intervals[-1][0] = max(intervals[-1][0], len(self._queue))
 
     def leaving(self, member: Member, room: Room) -> None:
         """``member`` leaves ``room`` now: it still gets what the room was owed until now."""
-        window = self._special_of(member).windows.setdefault(room, [0, _NO_END])
-        window[1] = len(self._queue)
+        intervals = self._special_of(member).windows.setdefault(room, [])
+        if not intervals:  # in the room since before this turn
+            intervals.append([0, _NO_END])
+        if intervals[-1][1] == _NO_END:
+            intervals[-1][1] = len(self._queue)
 
     def drain(self, member: Member) -> bytes:
         """Everything ``member`` is owed so far this turn, now; it is owed nothing more.
@@ -186,9 +192,11 @@ class Fanout:
         For a member about to go: it must get what it was owed, and nothing should be rendered
         for it once it is gone.
         """
-        if not self._queue:
-            return b""
         state = member.fanout_state
+        if not self._queue:
+            self._special.pop(member, None)
+            member.fanout_state = None
+            return b""
         if state is None:
             state = Special()
         layouts: dict[tuple[Room, WireFormat], _Layout] = {}
@@ -321,9 +329,9 @@ class Fanout:
         picked: list[tuple[int, bytes]] = []
         for room in rooms:
             layout = self._layout(room, wire, layouts)
-            start, end = state.windows.get(room, (0, _NO_END))
+            intervals = state.windows.get(room) or _ALWAYS
             for index, data in zip(layout.indices, layout.rendered, strict=True):
-                if start <= index < end and index not in own:
+                if index not in own and any(start <= index < end for start, end in intervals):
                     picked.append((index, data))
         for index in state.own:
             if queue[index][3] is member:
@@ -348,25 +356,35 @@ class Fanout:
             )
         layout = self._layout(room, wire, layouts)
         view = memoryview(layout.shared)
-        start, end = state.windows.get(room, (0, _NO_END))
-        position = layout.offset_of(start)
-        stop = layout.offset_of(end)
+        own = state.own
         parts: list[bytes | memoryview] = []
-        for index in state.own:
-            event, entry_room, _, only = queue[index]
-            if only is member:
-                # A reply: it goes where it was made, clamped to the room's window.
-                at = layout.offset_of(min(max(index, start), end))
-                if at > position:
-                    parts.append(view[position:at])
-                    position = at
-                parts.append(wire.render(event))
-            elif entry_room is room and start <= index < end:
-                # Its own broadcast: left out.
+        next_own = 0
+        for start, end in state.windows.get(room) or _ALWAYS:
+            # Replies made while the member was out of the room come before its next interval.
+            while next_own < len(own) and own[next_own] < start:
+                index = own[next_own]
+                next_own += 1
+                if queue[index][3] is member:
+                    parts.append(wire.render(queue[index][0]))
+            position = layout.offset_of(start)
+            stop = layout.offset_of(end)
+            while next_own < len(own) and own[next_own] < end:
+                index = own[next_own]
+                next_own += 1
+                event, entry_room, _, only = queue[index]
+                if only is not member and entry_room is not room:
+                    continue  # left out of another room's entries, which it does not get here
                 at = layout.offset_of(index)
                 if at > position:
                     parts.append(view[position:at])
-                position = at + len(layout.rendered[bisect.bisect_left(layout.indices, index)])
-        if stop > position:
-            parts.append(view[position:stop])
+                    position = at
+                if only is member:
+                    parts.append(wire.render(event))  # a reply to it alone, where it was made
+                else:  # its own broadcast: left out
+                    position = at + len(layout.rendered[bisect.bisect_left(layout.indices, index)])
+            if stop > position:
+                parts.append(view[position:stop])
+        for index in own[next_own:]:  # replies after its last interval in the room closed
+            if queue[index][3] is member:
+                parts.append(wire.render(queue[index][0]))
         return b"".join(parts)
