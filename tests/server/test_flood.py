@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from tests.helpers import NativeClient, PlainClient, running_server
 from wirechat_common import Ack, Error, ErrorCode, LeaveReason, Left, Message, Say, encode
 
-FLOOD_SETTINGS = {"msg_burst": 10, "msg_rate": 20.0, "flood_backlog": 1.0}
+FLOOD_SETTINGS: dict[str, Any] = {"msg_burst": 10, "msg_rate": 20.0, "flood_backlog": 1.0}
 
 
 def says(count: int, prefix: str = "m") -> bytes:
@@ -131,7 +132,7 @@ async def test_a_client_held_back_by_the_rate_limit_is_not_timed_out() -> None:
     # The server stops reading a rate-limited client, so it cannot see its pongs; being held
     # back must not count as silence. 4 requests at 2 per second take 1.5 s, several times
     # idle_ping_interval + idle_timeout.
-    settings = {
+    settings: dict[str, Any] = {
         "msg_burst": 1,
         "msg_rate": 2.0,
         "flood_backlog": 5.0,

@@ -6,6 +6,7 @@ import asyncio
 import random
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -68,8 +69,10 @@ async def test_native_megabyte_without_newline_is_cut_at_the_frame_limit(registe
         )
         elapsed = time.monotonic() - started
 
-        # The server closed the connection long before the megabyte was through.
-        assert sent < MIB // 4, f"the server let {sent} bytes in"
+        # The server closed the connection long before the megabyte was through. (Half: while
+        # the welcome's history page is read the server does not read the socket, so the
+        # kernel's buffers may take up to a few hundred KiB first.)
+        assert sent < MIB // 2, f"the server let {sent} bytes in"
         assert elapsed < 1.0
         messages = decode_all(received)
         assert isinstance(messages[-1], Error)
@@ -94,7 +97,7 @@ async def test_plain_megabyte_line_gets_an_error_line_and_is_closed(registered: 
         observer = await PlainClient.connect(server, "observer")
         name = b"attacker\n" if registered else b""
         sent, received = await push_until_closed(server, chunks_of(name + b"x", b"x", MIB))
-        assert sent < MIB // 4, f"the server let {sent} bytes in"
+        assert sent < MIB // 2, f"the server let {sent} bytes in"  # see the native case
         lines = received.decode().splitlines()
         assert lines[-1].startswith("error: ")
         assert lines[-1].endswith("(frame_too_large)")
@@ -222,7 +225,7 @@ JUNK_CASES = [
 
 @pytest.mark.parametrize(("data", "settings", "codes"), JUNK_CASES)
 async def test_junk_on_the_plain_port_is_closed_without_spinning(
-    data: bytes, settings: dict[str, float], codes: tuple[str, ...]
+    data: bytes, settings: dict[str, Any], codes: tuple[str, ...]
 ) -> None:
     async with running_server(register_timeout=0.5, **settings) as server:
         assert b"\n" not in data

@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from typing import Any
 
 import pytest
 
-from tests.helpers import NativeClient, PlainClient, running_server
-from wirechat_common import Error, ErrorCode, LeaveReason, Left, Message, Say, encode
+from tests.helpers import NativeClient, PlainClient, run_lab_transcript, running_server
+from wirechat_common import (
+    Ack,
+    Error,
+    ErrorCode,
+    History,
+    Join,
+    LeaveReason,
+    Left,
+    Message,
+    Part,
+    Say,
+    encode,
+)
 from wirechat_server.server import ChatServer
 
 # C0 controls a plain reader must never receive (tab and the line feed are allowed).
@@ -338,3 +351,157 @@ async def test_blank_lines_before_the_name_are_not_taken_as_a_name(server: ChatS
     welcome = await client.recv_line()
     assert welcome.startswith("Welcome to the chat, alice!")
     await client.close()
+
+
+# -- rooms, direct messages and history, as a plain-text user sees them -----------------------
+
+
+async def say_and_wait(client: NativeClient, *says: Say) -> None:
+    """Send each of ``says`` and wait for its ack: stored, relayed, in history from now on."""
+    for number, say in enumerate(says):
+        client_id = f"seed-{number}"
+        await client.send(
+            Say(text=say.text, action=say.action, room=say.room, to=say.to, client_id=client_id)
+        )
+        ack = await client.expect(Ack)
+        assert ack.client_id == client_id
+
+
+@pytest.mark.parametrize("newline", [True, False], ids=["newline", "lab-client"])
+async def test_a_plain_latecomer_gets_the_lobby_s_last_lines_after_the_welcome(
+    newline: bool,
+) -> None:
+    async with running_server(plain_history_lines=3, plain_name_wait=0.1, msg_rate=0) as server:
+        ash = await NativeClient.connect(server, "Ash")
+        brock = await NativeClient.connect(server, "Brock")
+        await ash.send(Join(room="#dev"))
+        await ash.expect(History)
+        await say_and_wait(
+            ash,
+            Say(text="one"),
+            Say(text="two"),
+            Say(text="not in the lobby", room="#dev"),
+            Say(text="waves", action=True),
+            Say(text="a secret", to="Brock"),
+        )
+        await say_and_wait(brock, Say(text="three"))
+
+        misty = await PlainClient.connect(server)
+        await misty.send_raw(b"Misty" + (b"\n" if newline else b""))
+        assert (await misty.recv_line()).startswith("Welcome to the chat, Misty!")
+        # Oldest first, lobby only (no other room, no direct message), as lines of text.
+        assert [await misty.recv_line() for _ in range(3)] == [
+            "Ash: two",
+            "* Ash waves",
+            "Brock: three",
+        ]
+        # Nothing more of the past: the next line is live.
+        await ash.send(Say(text="live"))
+        assert await misty.recv_line() == "Ash: live"
+        for client in (ash, brock, misty):
+            await client.close()
+
+
+async def test_plain_history_lines_default_to_the_last_twenty() -> None:
+    async with running_server(msg_rate=0) as server:
+        ash = await NativeClient.connect(server, "Ash")
+        await say_and_wait(ash, *(Say(text=f"line {n}") for n in range(25)))
+        misty = await PlainClient.connect(server, "Misty")
+        assert [await misty.recv_line() for _ in range(20)] == [
+            f"Ash: line {n}" for n in range(5, 25)
+        ]
+        await ash.send(Say(text="live"))
+        assert await misty.recv_line() == "Ash: live"
+        await ash.close()
+        await misty.close()
+
+
+@pytest.mark.parametrize(
+    "settings",
+    [{"plain_history_lines": 0}, {"storage": "none"}],
+    ids=["plain_history_lines=0", "storage=none"],
+)
+async def test_no_past_lines_when_plain_history_is_off_or_nothing_is_stored(
+    settings: dict[str, Any],
+) -> None:
+    async with running_server(msg_rate=0, **settings) as server:
+        ash = await NativeClient.connect(server, "Ash")
+        await say_and_wait(ash, Say(text="one"), Say(text="two"))
+        misty = await PlainClient.connect(server, "Misty")
+        await ash.send(Say(text="live"))
+        assert await misty.recv_line() == "Ash: live"
+        await ash.close()
+        await misty.close()
+
+
+async def test_msg_sends_a_direct_message_both_ways() -> None:
+    async with running_server() as server:
+        ryuka = await PlainClient.connect(server, "Ryuka")
+        ash = await NativeClient.connect(server, "Ash")
+        witness = await PlainClient.connect(server, "Misty")
+        assert await ryuka.recv_line() == "Ash joined the conversation"
+        assert await ryuka.recv_line() == "Misty joined the conversation"
+
+        await ryuka.send_line("/msg ash   hello there, just you")
+        message = await ash.expect(Message)
+        assert (message.sender, message.text) == ("Ryuka", "hello there, just you")
+        assert (message.to, message.room, message.action) == ("Ash", None, False)
+
+        await ash.send(Say(text="psst", to="ryuka"))
+        assert await ryuka.recv_line() == "*Ash* psst"
+        await ash.send(Say(text="for everyone"))
+        assert await ryuka.recv_line() == "Ash: for everyone"
+        # The witness saw neither direct message: the lobby line is the first it gets.
+        assert await witness.recv_line() == "Ash: for everyone"
+        for client in (ryuka, ash, witness):
+            await client.close()
+
+
+async def test_msg_to_nobody_or_without_text_is_an_error_line() -> None:
+    async with running_server() as server:
+        ryuka = await PlainClient.connect(server, "Ryuka")
+        await ryuka.send_line("/msg nobody are you there")
+        line = await ryuka.recv_line()
+        assert line.startswith("error: ")
+        assert line.endswith("(no_such_user)")
+        assert "nobody" in line
+        for incomplete in ("/msg Ryuka", "/msg", "/me", "/me   "):  # refused, nothing sent
+            await ryuka.send_line(incomplete)
+            line = await ryuka.recv_line()
+            assert line.startswith("error: usage: /"), incomplete
+            assert line.endswith("(bad_request)"), incomplete
+        # To oneself: allowed (no error), and shown on one's other connections only.
+        await ryuka.send_line("/msg Ryuka note to self")
+        await ryuka.send_line("/who")
+        assert await ryuka.recv_line() == "1 here: Ryuka"
+        await ryuka.close()
+
+
+async def test_rooms_lists_the_rooms_and_who_lists_the_lobby() -> None:
+    async with running_server() as server:
+        ryuka = await PlainClient.connect(server, "Ryuka")
+        ash = await NativeClient.connect(server, "Ash")
+        brock = await NativeClient.connect(server, "Brock")
+        assert await ryuka.recv_line() == "Ash joined the conversation"
+        assert await ryuka.recv_line() == "Brock joined the conversation"
+        await ash.send(Join(room="#dev"))
+        await ash.expect(History)
+        await brock.send(Join(room="#Zoo"), Part(room="#lobby"))
+        left = await brock.expect(Left)
+        assert (left.room, left.reason) == ("#lobby", LeaveReason.PART)
+        assert await ryuka.recv_line() == "Brock left the conversation"
+
+        await ryuka.send_line("/rooms")
+        assert await ryuka.recv_line() == "3 rooms: #dev (1), #lobby (2), #Zoo (1)"
+        # /who is the lobby: Brock is connected but not in it.
+        await ryuka.send_line("/who")
+        assert await ryuka.recv_line() == "2 here: Ash, Ryuka"
+        for client in (ryuka, ash, brock):
+            await client.close()
+
+
+@pytest.mark.parametrize("storage", ["sqlite", "none"])
+async def test_the_lab_transcript_still_holds(storage: str) -> None:
+    async with running_server(storage=storage) as server:
+        _, ash = await run_lab_transcript(server)
+        await ash.close()

@@ -9,7 +9,6 @@ slows or fails a commit the way a slow or broken disk would. Catalogue cases: E1
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import random
 import signal
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.server.disks import fill, small_tmpfs
 from tests.server.store_helpers import CHILD, WAIT, healthy, integrity, opened, say, stored
 from wirechat_server.store import StoreUnavailable
 
@@ -82,30 +82,9 @@ async def test_a_failed_commit_fails_its_batch_stores_nothing_and_the_next_succe
 
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs: a disk that really fills up. Needs root (or CAP_SYS_ADMIN)."""
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    try:
-        subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(mountpoint)],
-            check=True,
-            capture_output=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        pytest.skip(f"cannot mount a tmpfs here (needs root): {exc}")
-    try:
+    """A 256 KiB tmpfs: a disk that really fills up (needs root)."""
+    with small_tmpfs(tmp_path, "256k") as mountpoint:
         yield mountpoint
-    finally:
-        subprocess.run(["umount", "-l", str(mountpoint)], check=False, capture_output=True)
-
-
-def fill(directory: Path) -> Path:
-    """Take every free byte of the filesystem under ``directory``; return the file holding them."""
-    filler = directory / "filler"
-    with filler.open("wb", buffering=0) as out, contextlib.suppress(OSError):  # ENOSPC: full
-        for _ in range(1024):
-            out.write(b"\0" * 4096)
-    return filler
 
 
 async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(

@@ -200,7 +200,7 @@ class ChatCore:
         client.name = user.name
         if not user.connections:
             bisect.insort(self._roster, user.name, key=name_key)
-        user.connections.add(client)
+        user.connections.append(client)
         welcome = Welcome(
             name=user.name,
             version=PROTOCOL_VERSION,
@@ -247,7 +247,7 @@ class ChatCore:
         for room in list(client.rooms):
             assert isinstance(room, ChatRoom)
             self._exit(client, room, reason if announce else None)
-        user.connections.discard(client)
+        user.connections.remove(client)
         client.user = None
         if not user.connections:
             del self._roster[bisect.bisect_left(self._roster, user.key, key=name_key)]

@@ -119,7 +119,7 @@ class Connection(asyncio.Protocol):
         self.peer = "?"
         self.address = "?"
         self.fanout_state: Special | None = None
-        self.rooms: set[Room] = set()
+        self.rooms: list[Room] = []
         self.user: User | None = None
         self._withheld: list[bytes] | None = None  # output held while a history page is read
         self._withheld_bytes = 0

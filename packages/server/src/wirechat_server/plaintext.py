@@ -189,14 +189,18 @@ class PlainSession:
             connection.core.who(connection, DEFAULT_ROOM)
         elif lowered == "/rooms":
             connection.core.list_rooms(connection)
-        elif lowered.startswith("/me "):
-            action = check_text(command[4:].strip(), connection.config.max_text_bytes)
-            connection.core.say(connection, action, action=True)
-        elif lowered.startswith("/msg "):
+        elif lowered == "/me" or lowered.startswith("/me "):
+            action = command[4:].strip()
+            if not action:
+                raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /me ACTION")
+            connection.core.say(
+                connection, check_text(action, connection.config.max_text_bytes), action=True
+            )
+        elif lowered == "/msg" or lowered.startswith("/msg "):
             to, _, body = command[5:].strip().partition(" ")
-            body = check_text(body.strip(), connection.config.max_text_bytes)
-            if not body:
+            if not to or not body.strip():
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /msg NAME TEXT")
+            body = check_text(body.strip(), connection.config.max_text_bytes)
             connection.core.direct(connection, check_name(to), body)
         else:
             connection.core.say(connection, check_text(text, connection.config.max_text_bytes))

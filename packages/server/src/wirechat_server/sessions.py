@@ -38,7 +38,7 @@ class User:
         self.token = secrets.token_urlsafe(TOKEN_BYTES)
         #: Direct messages with ids above this are the user's to read.
         self.dm_floor = dm_floor
-        self.connections: set[Any] = set()
+        self.connections: list[Any] = []  # a list: usually one, and a set costs 216 bytes
 
     def __repr__(self) -> str:
         return f"User({self.name!r}, connections={len(self.connections)})"

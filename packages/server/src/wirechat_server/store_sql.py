@@ -34,6 +34,9 @@ Row = tuple[int, int, str, str, str, str, int, str | None]
 
 COLUMNS: Final = "id, ts, room, sender, sender_key, text, action, client_id"
 
+#: Page cache of each read connection, in KiB.
+READ_CACHE_KIB: Final = 512
+
 #: How long a connection waits for SQLite's write lock (or a checkpoint) before failing. Only the
 #: store's own writer thread writes, so this covers outside tools (a backup, the sqlite3 shell).
 BUSY_TIMEOUT_MS: Final = 5000
@@ -123,6 +126,9 @@ def connect(
         conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         if query_only:
             conn.execute("PRAGMA query_only = ON")
+            # History pages are small and recent (hot in the OS page cache anyway); SQLite's
+            # default 2 MiB cache per read connection would be most of the store's memory.
+            conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
         else:
             conn.execute(f"PRAGMA synchronous = {synchronous}")
             conn.execute(f"PRAGMA journal_size_limit = {JOURNAL_SIZE_LIMIT}")
