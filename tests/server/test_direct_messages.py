@@ -4,11 +4,13 @@ else, no_such_user, DM history (``@peer``, ``@``) and its privacy, sessions (spe
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from tests.helpers import PlainClient
+from tests.helpers import PlainClient, Target
 from tests.server.room_helpers import Chat, of_type, quiet, serving
-from wirechat_common import Bye, Error, ErrorCode, History, Message, Say
+from wirechat_common import Ack, Bye, Error, ErrorCode, History, Message, Say
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -236,3 +238,41 @@ async def test_plain_text_users_send_and_receive_dms() -> None:
         assert (await alice.page("@ryuka")).messages[0].id == to_plain.id
         await ryuka.close()
         await alice.close()
+
+
+async def test_a_session_and_its_direct_messages_survive_a_restart(tmp_path: Path) -> None:
+    """Sessions are saved (the token as a hash): after a restart on the same data dir, the
+    client's token still proves its name, and its direct messages replay and page as before.
+    A newcomer without the token still cannot read them."""
+    async with serving(tmp_path) as server:
+        alice = await Chat.hello(server, "alice")
+        bob = await Chat.hello(server, "bob")
+        seen = await alice.say("before the restart", to="bob")
+        await bob.answer(Message)
+        session = bob.session
+        await alice.close()
+        missed = await alice_again_says(server, "sent while bob was away", session=None)
+        bob.abort()
+    async with serving(tmp_path) as server:
+        # A newcomer takes the free name "carol"; bob comes back with his old token.
+        bob = await Chat.hello(server, "bob", session=session, dm_after=seen.id)
+        assert bob.session == session  # the same session, not a new one
+        frames = await bob.drain()
+        (replay,) = [f for f in of_type(frames, History) if f.room == "@"]
+        assert [m.id for m in replay.messages] == [missed.id]
+        page = await bob.page("@alice")
+        assert [m.id for m in page.messages] == [seen.id, missed.id]
+        await bob.close()
+        # Without the token the name starts a new session, which reads nothing older.
+        impostor = await Chat.hello(server, "bob")
+        assert impostor.session != session
+        assert (await impostor.page("@alice")).messages == []
+        await impostor.close()
+
+
+async def alice_again_says(server: Target, text: str, *, session: str | None) -> Ack:
+    """alice (re)connects, sends ``text`` to bob and leaves; the ack."""
+    alice = await Chat.hello(server, "alice", session=session)
+    ack = await alice.say(text, to="bob")
+    await alice.close()
+    return ack

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.server.store_helpers import WAIT, opened, say, stored
+from wirechat_server import store_sql
 from wirechat_server.store import (
     AppendResult,
     MessageStore,
@@ -307,3 +308,25 @@ async def test_a_file_that_is_not_a_compatible_store_is_refused(tmp_path: Path) 
     conn.close()
     with pytest.raises(StoreError, match="schema version 99"):
         await MessageStore(newer).start()
+
+
+async def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_messages(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    conn = sqlite3.connect(path)
+    for statement in store_sql._SCHEMA_V1:  # exactly what version 1 created
+        conn.execute(statement)
+    conn.execute("INSERT INTO messages VALUES (7, 1000, '#lobby', 'Ann', 'ann', 'old', 0, 'c-7')")
+    conn.execute("UPDATE meta SET value = 7 WHERE key = 'last_id'")
+    conn.commit()
+    conn.close()
+    async with opened(path) as store:
+        assert store.last_id == 7
+        assert [m.text for m in await store.recent("#lobby", 10)] == ["old"]
+        store.save_session(("ann", "Ann", b"h" * 32, 7, 2000), expire_before_ms=0)
+        assert (await say(store, "new")).message.id == 8
+        assert await store.load_sessions(0, 10) == [("ann", "Ann", b"h" * 32, 7, 2000)]
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (2,)
+    conn.close()

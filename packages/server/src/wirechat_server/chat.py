@@ -54,6 +54,7 @@ from .store import (
     AppendResult,
     MessageStore,
     PageQuery,
+    SessionRow,
     StoreBusy,
     StoredMessage,
     StoreUnavailable,
@@ -138,7 +139,9 @@ class ChatCore:
         self._store = store
         self._clock = clock
         self._sessions = Sessions(
-            ttl=self.settings.session_ttl, max_dormant=self.settings.max_sessions
+            ttl=self.settings.session_ttl,
+            max_dormant=self.settings.max_sessions,
+            persist=self._save_session if store is not None else None,
         )
         self._roster: list[str] = []  # display names of everyone connected, by name key
         self._lobby = ChatRoom(DEFAULT_ROOM)
@@ -149,6 +152,23 @@ class ChatCore:
     def resume_ids(self, last_id: int) -> None:
         """Carry on from the store's last id (called once it has started)."""
         self._delivered_id = max(self._delivered_id, last_id)
+
+    def restore_sessions(self, rows: list[SessionRow]) -> None:
+        """Bring back the sessions saved before a restart (see :mod:`.sessions`)."""
+        self._sessions.restore(
+            [
+                (User.restored(name, hashed, dm_floor), seen_ms / 1000)
+                for _, name, hashed, dm_floor, seen_ms in rows
+            ]
+        )
+
+    def _save_session(self, user: User, seen: float) -> None:
+        assert self._store is not None
+        expiry = seen - self.settings.session_ttl
+        self._store.save_session(
+            (user.key, user.name, user.token_hash, user.dm_floor, int(seen * 1000)),
+            expire_before_ms=int(expiry * 1000),
+        )
 
     # -- queries -----------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Final, Literal, cast
@@ -109,6 +110,11 @@ class ChatServer:
                 raise StoreError(f"cannot create {self.config.database.parent}: {exc}") from exc
             await self.store.start()
             self.core.resume_ids(self.store.last_id)
+            config = self.config
+            since_ms = int((time.time() - config.session_ttl) * 1000)
+            self.core.restore_sessions(
+                await self.store.load_sessions(since_ms, config.max_sessions)
+            )
             log.info("message store %s (last id %d)", self.store.path, self.store.last_id)
         try:
             self._listener = await self.loop.create_server(

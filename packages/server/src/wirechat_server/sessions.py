@@ -7,13 +7,16 @@ it, joining the user's other connections. The session also fixes which direct me
 may read: those after the moment the session began, so a newcomer who picks a free name cannot
 read what was sent to its earlier holder.
 
-Sessions live in memory. They outlive the user's last connection by ``ttl`` seconds (a reconnect
-after a dropped link finds them) and at most ``max_dormant`` of them are kept; a restart forgets
-them all.
+Sessions outlive the user's last connection by ``ttl`` seconds (a reconnect after a dropped link
+finds them); at most ``max_dormant`` of them are kept. Given a ``persist`` callback, each session
+is saved (its token only as a SHA-256 hash) whenever it starts, resumes or goes dormant, and
+:meth:`Sessions.restore` brings saved ones back after a restart: a client that reconnects to the
+restarted server keeps its session and its direct messages.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 import time
@@ -27,18 +30,33 @@ from wirechat_common import ErrorCode, ProtocolError, name_key
 TOKEN_BYTES = 32
 
 
+def token_hash(token: str) -> bytes:
+    """What is kept of a session token: its SHA-256 (the token is random, so no salt or KDF)."""
+    return hashlib.sha256(token.encode()).digest()
+
+
 class User:
     """A name in use: its session token, its connections, and the first DM id it may read."""
 
-    __slots__ = ("connections", "dm_floor", "key", "name", "token")
+    __slots__ = ("connections", "dm_floor", "key", "name", "token", "token_hash")
 
-    def __init__(self, name: str, dm_floor: int) -> None:
+    def __init__(self, name: str, dm_floor: int, token: str | None = None) -> None:
         self.name = name
         self.key = name_key(name)
-        self.token = secrets.token_urlsafe(TOKEN_BYTES)
+        #: The token itself is known while the session is live; a session restored from disk
+        #: has only the hash until its client presents the token again.
+        self.token = token or secrets.token_urlsafe(TOKEN_BYTES)
+        self.token_hash = token_hash(self.token)
         #: Direct messages with ids above this are the user's to read.
         self.dm_floor = dm_floor
         self.connections: list[Any] = []  # a list: usually one, and a set costs 216 bytes
+
+    @classmethod
+    def restored(cls, name: str, hashed: bytes, dm_floor: int) -> User:
+        """A saved session: the token itself comes back with its client."""
+        user = cls(name, dm_floor)
+        user.token_hash = hashed
+        return user
 
     def __repr__(self) -> str:
         return f"User({self.name!r}, connections={len(self.connections)})"
@@ -48,11 +66,18 @@ class Sessions:
     """Every user with a connection, and the dormant sessions of those who recently left."""
 
     def __init__(
-        self, *, ttl: float, max_dormant: int, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        ttl: float,
+        max_dormant: int,
+        clock: Callable[[], float] = time.monotonic,
+        persist: Callable[[User, float], None] | None = None,
     ) -> None:
+        """``persist(user, seen)`` saves a session; ``seen`` is wall-clock time (seconds)."""
         self._ttl = ttl
         self._max_dormant = max_dormant
         self._clock = clock
+        self._persist = persist
         self._online: dict[str, User] = {}  # by name key
         self._dormant: OrderedDict[str, tuple[User, float]] = OrderedDict()  # oldest first
 
@@ -73,21 +98,27 @@ class Sessions:
         key = name_key(name)
         user = self._online.get(key)
         if user is not None:
-            if token is None or not hmac.compare_digest(token, user.token):
+            if not _proves(token, user):
                 raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
             return user
         self.expire()
         dormant = self._dormant.pop(key, None)
-        if (
-            dormant is not None
-            and token is not None
-            and hmac.compare_digest(token, dormant[0].token)
-        ):
+        if dormant is not None and token is not None and _proves(token, dormant[0]):
             user = dormant[0]
+            user.token = token
         else:
             user = User(name, dm_floor)
         self._online[key] = user
+        self._save(user)
         return user
+
+    def restore(self, users: list[tuple[User, float]]) -> None:
+        """Bring back saved sessions, dormant, each with its wall-clock ``seen`` time."""
+        now, wall = self._clock(), time.time()
+        for user, seen in sorted(users, key=lambda item: item[1]):
+            if user.key not in self._online:
+                self._dormant[user.key] = (user, now - max(0.0, wall - seen))
+        self.expire()
 
     def release(self, user: User) -> None:
         """``user`` lost its last connection: keep its session dormant for a while."""
@@ -95,7 +126,12 @@ class Sessions:
             return
         del self._online[user.key]
         self._dormant[user.key] = (user, self._clock())
+        self._save(user)
         self.expire()
+
+    def _save(self, user: User) -> None:
+        if self._persist is not None:
+            self._persist(user, time.time())
 
     def expire(self) -> None:
         """Forget dormant sessions past their time, and the oldest beyond ``max_dormant``."""
@@ -106,3 +142,8 @@ class Sessions:
             if since > deadline and len(dormant) <= self._max_dormant:
                 break
             del dormant[key]
+
+
+def _proves(token: str | None, user: User) -> bool:
+    """Whether ``token`` is ``user``'s session token (compared in constant time)."""
+    return token is not None and hmac.compare_digest(token_hash(token), user.token_hash)

@@ -34,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Final
+from typing import Any, Final
 
 from wirechat_common import MAX_HISTORY
 
@@ -50,7 +50,7 @@ from .store_model import (
     dm_members,
     dm_room,
 )
-from .store_sql import Synchronous
+from .store_sql import SessionRow, Synchronous
 from .store_writer import Outcomes, RetentionJob, Submission, Writer
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "AppendResult",
     "MessageStore",
     "PageQuery",
+    "SessionRow",
     "StoreBusy",
     "StoreClosed",
     "StoreError",
@@ -120,6 +121,8 @@ class MessageStore:
         self._running = False
         self._closing: asyncio.Future[None] | None = None
         self._incoming: list[Submission] = []  # this turn's, not yet handed to the writer
+        self._session_rows: list[SessionRow] = []  # likewise, sessions to save
+        self._session_expiry_ms = 0
         self._handoff_scheduled = False
         self._outstanding = 0  # submitted, not yet resolved: what max_pending bounds
         self._last_id = 0
@@ -269,8 +272,49 @@ class MessageStore:
     def _handoff(self) -> None:
         self._handoff_scheduled = False
         incoming, self._incoming = self._incoming, []
-        if incoming and self._writer is not None:
-            self._writer.put(incoming)
+        sessions, self._session_rows = self._session_rows, []
+        if self._writer is not None:
+            if sessions:
+                self._writer.put_sessions(sessions, self._session_expiry_ms)
+            if incoming:
+                self._writer.put(incoming)
+
+    # -- sessions ----------------------------------------------------------------------------
+
+    def save_session(self, row: SessionRow, *, expire_before_ms: int) -> None:
+        """Save a session (``key, name, token_hash, dm_floor, seen_ms``) with the next commit,
+        and delete those last seen before ``expire_before_ms``. Fire and forget: a failure is
+        logged by the writer; sessions are a convenience, not a promise."""
+        if not self._running:
+            return
+        self._session_rows.append(row)
+        self._session_expiry_ms = expire_before_ms
+        if not self._handoff_scheduled:
+            assert self._loop is not None
+            self._handoff_scheduled = True
+            self._loop.call_soon(self._handoff)
+
+    async def load_sessions(self, seen_after_ms: int, limit: int) -> list[SessionRow]:
+        """The ``limit`` most recently seen sessions seen after ``seen_after_ms``."""
+        rows = await self._read_rows(store_sql.LOAD_SESSIONS, (seen_after_ms, limit))
+        return [(key, name, bytes(token), floor, seen) for key, name, token, floor, seen in rows]
+
+    async def _read_rows(self, sql: str, args: tuple[str | int, ...]) -> list[Any]:
+        if not self._running:
+            raise StoreClosed("the message store is not running")
+        assert self._loop is not None
+
+        def query() -> list[Any]:
+            conn = self._read_conns.get()
+            try:
+                return conn.execute(sql, args).fetchall()
+            finally:
+                self._read_conns.put(conn)
+
+        try:
+            return await self._loop.run_in_executor(self._readers, query)
+        except sqlite3.Error as exc:
+            raise StoreUnavailable(f"cannot read: {exc}") from exc
 
     def _resolve(self, outcomes: Outcomes, ok: bool) -> None:
         # On the loop, once per batch.

@@ -4,12 +4,14 @@ Only :mod:`wirechat_server.store` uses this module. It deals in plain row tuples
 that it needs nothing from the store; it never touches asyncio or threads, and every function
 here runs on whichever thread owns the connection it is given.
 
-Schema (version 1)::
+Schema (version 2)::
 
     meta(key TEXT PRIMARY KEY, value INTEGER)       'schema_version', 'last_id'
     messages(id INTEGER PRIMARY KEY, ts, room, sender, sender_key, text, action, client_id)
         index (room, id)                            history pages and reconnect replay
         unique index (sender_key, client_id)        idempotent resend; partial: client_id set
+    sessions(key TEXT PRIMARY KEY, name, token_hash, dm_floor, seen)      (since version 2)
+        index (seen)                                expiry
 
 ``meta.last_id`` is the id high-water mark, written in the same transaction as the messages. It is
 needed because retention may delete a room's newest rows, even every row, and ids must never be
@@ -27,7 +29,7 @@ from typing import Final, Literal
 
 Synchronous = Literal["FULL", "NORMAL"]
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 #: One stored message, in the column order of :data:`COLUMNS`.
 Row = tuple[int, int, str, str, str, str, int, str | None]
@@ -65,8 +67,31 @@ _SCHEMA_V1: Final = (
     # Partial: most messages have no client id, and they need no entry.
     """CREATE UNIQUE INDEX messages_client_id ON messages (sender_key, client_id)
         WHERE client_id IS NOT NULL""",
-    f"INSERT INTO meta (key, value) VALUES ('schema_version', {SCHEMA_VERSION}), ('last_id', 0)",
+    "INSERT INTO meta (key, value) VALUES ('schema_version', 1), ('last_id', 0)",
 )
+
+# Version 2: sessions, so that a user's session (its token, as a SHA-256 hash, and the first
+# direct message it may read) outlives a restart.
+_SCHEMA_V2: Final = (
+    """CREATE TABLE sessions (
+        key        TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        token_hash BLOB NOT NULL,
+        dm_floor   INTEGER NOT NULL,
+        seen       INTEGER NOT NULL
+    ) WITHOUT ROWID""",
+    "CREATE INDEX sessions_seen ON sessions (seen)",
+    "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
+)
+
+#: One saved session, in the column order of the sessions table.
+SessionRow = tuple[str, str, bytes, int, int]
+SAVE_SESSION: Final = """INSERT INTO sessions (key, name, token_hash, dm_floor, seen)
+    VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name,
+    token_hash = excluded.token_hash, dm_floor = excluded.dm_floor, seen = excluded.seen"""
+EXPIRE_SESSIONS: Final = "DELETE FROM sessions WHERE seen < ?"
+LOAD_SESSIONS: Final = """SELECT key, name, token_hash, dm_floor, seen FROM sessions
+    WHERE seen >= ? ORDER BY seen DESC LIMIT ?"""
 
 INSERT: Final = f"INSERT INTO messages ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 FIND_CLIENT_ID: Final = f"SELECT {COLUMNS} FROM messages WHERE sender_key = ? AND client_id = ?"
@@ -166,7 +191,7 @@ def open_writer(path: Path, *, synchronous: Synchronous) -> tuple[sqlite3.Connec
 def _migrate(conn: sqlite3.Connection, path: Path) -> None:
     tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     if not tables:
-        for statement in _SCHEMA_V1:
+        for statement in (*_SCHEMA_V1, *_SCHEMA_V2):
             conn.execute(statement)
         return
     if "meta" not in tables or "messages" not in tables:
@@ -176,7 +201,10 @@ def _migrate(conn: sqlite3.Connection, path: Path) -> None:
         raise sqlite3.DatabaseError(
             f"{path} has schema version {version}; this server knows up to {SCHEMA_VERSION}"
         )
-    # Later versions add their upgrade steps here, each in this same transaction.
+    # Each version's upgrade steps, in this same transaction.
+    if version < 2:
+        for statement in _SCHEMA_V2:
+            conn.execute(statement)
 
 
 @contextlib.contextmanager

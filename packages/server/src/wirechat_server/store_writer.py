@@ -98,6 +98,8 @@ class Writer:
         # Shared with the loop thread, under _cond.
         self._cond = threading.Condition()
         self._queue: list[Submission] = []
+        self._sessions: list[store_sql.SessionRow] = []  # sessions to save
+        self._session_expiry_ms = 0  # sessions last seen before this are deleted
         self._jobs: collections.deque[RetentionJob] = collections.deque()
         self._stopping = False
         # The writer thread's own.
@@ -120,6 +122,12 @@ class Writer:
     def put(self, batch: list[Submission]) -> None:
         with self._cond:
             self._queue.extend(batch)
+            self._cond.notify()
+
+    def put_sessions(self, rows: list[store_sql.SessionRow], expire_before_ms: int) -> None:
+        with self._cond:
+            self._sessions.extend(rows)
+            self._session_expiry_ms = expire_before_ms
             self._cond.notify()
 
     def add_job(self, job: RetentionJob) -> None:
@@ -157,13 +165,20 @@ class Writer:
     def _loop_until_stopped(self) -> None:
         while True:
             with self._cond:
-                while not self._queue and not self._jobs and not self._stopping:
+                while (
+                    not self._queue and not self._sessions and not self._jobs and not self._stopping
+                ):
                     self._cond.wait()
                 batch, self._queue = self._queue, []
+                sessions, self._sessions = self._sessions, []
                 job = self._jobs[0] if self._jobs else None
                 stopping = self._stopping
+            if sessions:
+                self._save_sessions(sessions)
             if batch:
                 self._commit(batch)
+            elif sessions:
+                continue
             elif stopping:
                 return
             elif job is not None:
@@ -187,6 +202,18 @@ class Writer:
             self._conn, last_id = store_sql.open_writer(self._path, synchronous=self._synchronous)
             self._last_id = max(self._last_id, last_id)
         return self._conn
+
+    def _save_sessions(self, rows: list[store_sql.SessionRow]) -> None:
+        # Sessions are a convenience, not a promise: a failure is logged and the rows dropped
+        # (the sessions stay valid in memory until the server stops).
+        try:
+            conn = self._connection()
+            with store_sql.transaction(conn):
+                conn.executemany(store_sql.SAVE_SESSION, rows)
+                conn.execute(store_sql.EXPIRE_SESSIONS, (self._session_expiry_ms,))
+        except Exception as exc:
+            log.warning("cannot save %d sessions: %s", len(rows), exc)
+            self._drop_if_stuck()
 
     def _commit(self, batch: list[Submission]) -> None:
         try:
