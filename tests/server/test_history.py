@@ -298,3 +298,19 @@ async def test_without_storage_ids_still_increase_and_history_is_empty() -> None
         assert all(not page.messages for page in of_type(await carol.drain(), History))
         for client in (alice, bob, carol):
             await client.close()
+
+
+async def test_retention_per_room_keeps_the_newest_and_ids_go_on(tmp_path: Path) -> None:
+    async with serving(tmp_path, retention_per_room=5, retention_interval=3600) as server:
+        alice = await Chat.hello(server, "alice")
+        await alice.join("#other")
+        kept_other = await alice.seed(3, room="#other")
+        acks = await alice.seed(12)
+        assert await server.retention_pass() == 7
+        page = await alice.page("#lobby", limit=50)
+        assert (ids(page.messages), page.more) == (ids(acks[-5:]), False)
+        assert ids((await alice.page("#other", limit=50)).messages) == ids(kept_other)
+        # Ids are never reused: the next message still comes after the deleted ones.
+        assert (await alice.say("after")).id > acks[-1].id
+        assert await server.retention_pass() == 1
+        await alice.close()

@@ -170,7 +170,7 @@ class ServerConfig:
     )
     retention_per_room: int = _setting(0, "keep at most this many messages per room (0: no limit)")
     retention_interval: float = _setting(
-        3600.0, "seconds between retention passes (the first runs at start)"
+        3600.0, "seconds between retention passes (the first runs at start, before listening)"
     )
     session_ttl: float = _setting(
         86_400.0,

@@ -168,19 +168,26 @@ class ChatServer:
                     log.exception("timer check failed for %s", connection.peer)
 
     async def _retain(self) -> None:
-        # Retention runs on the store's writer in short steps between batches: never a stall.
-        config = self.config
-        assert self.store is not None
         while True:
-            try:
-                deleted = await self.store.apply_retention(
-                    config.retention_days * 86_400 or None, config.retention_per_room or None
-                )
-                if deleted:
-                    log.info("retention deleted %d messages", deleted)
-            except StoreError as exc:
-                log.warning("retention failed: %s", exc)
-            await asyncio.sleep(config.retention_interval)
+            await asyncio.sleep(self.config.retention_interval)
+            await self.retention_pass()
+
+    async def retention_pass(self) -> int:
+        """Apply ``retention_days`` and ``retention_per_room`` once; return how many messages
+        went. Runs on the store's writer in short steps between batches: never a stall."""
+        config = self.config
+        if self.store is None or not (config.retention_days or config.retention_per_room):
+            return 0
+        try:
+            deleted = await self.store.apply_retention(
+                config.retention_days * 86_400 or None, config.retention_per_room or None
+            )
+        except StoreError as exc:
+            log.warning("retention failed: %s", exc)
+            return 0
+        if deleted:
+            log.info("retention deleted %d messages", deleted)
+        return deleted
 
     async def wait_stopped(self) -> None:
         """Return once :meth:`shutdown` has finished."""
