@@ -16,7 +16,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.helpers import WAIT
+from tests.helpers import WAIT, abort_writer
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
 from wirechat_client.events import (
@@ -27,6 +27,7 @@ from wirechat_client.events import (
     LinkState,
     NetEvent,
     Registered,
+    Request,
 )
 from wirechat_client.net import Backoff, ChatConnection
 from wirechat_client.prefs import Prefs
@@ -51,6 +52,60 @@ async def until(pilot: Pilot[Any], condition: Callable[[], object], timeout: flo
 
 def fast_connection(address: Address, name: str) -> Connection:
     return ChatConnection(address, name, backoff=FAST, connect_timeout=WAIT)
+
+
+class GatedConnection(ChatConnection):
+    """A connection whose reconnection waits, after its backoff, until :attr:`gate` opens:
+    a test decides when the client comes back (say, after others spoke meanwhile)."""
+
+    def __init__(self, address: Address, name: str) -> None:
+        super().__init__(address, name, backoff=FAST, connect_timeout=WAIT)
+        self.gate = asyncio.Event()
+        self.gate.set()
+
+    async def wait_to_retry(self, delay: float) -> None:
+        await super().wait_to_retry(delay)
+        if not self.is_closing():
+            await self.gate.wait()
+
+
+def gated_connection(address: Address, name: str) -> Connection:
+    return GatedConnection(address, name)
+
+
+def connection_of(app: WirechatApp) -> ChatConnection:
+    connection = app.connection
+    assert isinstance(connection, ChatConnection)
+    return connection
+
+
+def cut(app: WirechatApp) -> None:
+    """Reset the app's TCP connection, as a network failure would."""
+    writer = connection_of(app)._writer
+    assert writer is not None, "not connected"
+    abort_writer(writer)
+
+
+async def submit(pilot: Pilot[Any], app: WirechatApp, line: str) -> None:
+    """Enter ``line`` in the chat input (set at once: typing it key by key is slow)."""
+    chat_of(app).chat_input.value = line
+    await pilot.press("enter")
+
+
+def listed(app: WirechatApp) -> list[str]:
+    """The conversation list as shown: names, with unread counts and mention markers."""
+    return [
+        f"{'!' if item.mentioned else ''}{item.name}{f' {item.unread}' if item.unread else ''}"
+        for item in chat_of(app).room_list.items
+    ]
+
+
+def current_name(app: WirechatApp) -> str:
+    return chat_of(app).current.name
+
+
+def topic_text(app: WirechatApp) -> str:
+    return str(chat_of(app).topic_bar.render())
 
 
 def app_for(
@@ -109,7 +164,7 @@ class ScriptedConnection:
         self._address = Address("chat.example", 5001)
         self._name = ""
         self.said: list[tuple[str, bool]] = []
-        self.who_asked = 0
+        self.requests: list[Request] = []
         self._inbox: asyncio.Queue[list[NetEvent] | None] = asyncio.Queue()
         self._ids = itertools.count(1)
         for batch in script:
@@ -135,14 +190,16 @@ class ScriptedConnection:
             yield batch
         yield [Disconnected("you left")]
 
-    def say(self, text: str, *, action: bool = False) -> str | None:
+    def say(
+        self, text: str, *, action: bool = False, room: str | None = None, to: str | None = None
+    ) -> str | None:
         self.said.append((text, action))
         client_id = f"s{next(self._ids)}"
         self.push([Ack(id=100 + len(self.said), ts=FIXED_MS, client_id=client_id)])
         return client_id
 
-    def who(self) -> bool:
-        self.who_asked += 1
+    def request(self, request: Request) -> bool:
+        self.requests.append(request)
         return True
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from tests.client.support import app_for, chat_of, in_chat, log_shows, log_text, until
+from tests.client.support import app_for, chat_of, in_chat, log_shows, log_text, submit, until
 from tests.helpers import NativeClient, PlainClient, running_server
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
@@ -234,12 +234,6 @@ async def test_a_small_server_limit_is_enforced_locally() -> None:
             await log_shows(pilot, app, "not sent: text is longer than 16 bytes")
 
 
-async def submit(pilot: Pilot[None], app: WirechatApp, line: str) -> None:
-    """Enter ``line`` in the chat input (set at once: typing it key by key is slow)."""
-    chat_of(app).chat_input.value = line
-    await pilot.press("enter")
-
-
 async def retype(pilot: Pilot[None], selector: str, text: str) -> None:
     """Click a field and replace what it holds, the way a user would."""
     await pilot.click(selector)
@@ -283,9 +277,13 @@ async def test_a_line_the_server_refuses_is_marked_failed_not_left_pending() -> 
     async with app.run_test(size=(100, 30)) as pilot:
         chat = await in_chat(pilot, app)
         await submit(pilot, app, "refused line")
-        await log_shows(pilot, app, "server: not here (invalid_text)")
+        await log_shows(pilot, app, "refused line  (refused: not here)")
         own = next(entry for entry in chat.chat_log.entries if entry.text == "refused line")
-        await until(pilot, lambda: own.failed)
+        assert own.failed
+        assert own.failure == "not here"
         assert "··:··" not in "\n".join(chat.chat_log.lines_text())
+        # A later line is not held behind the refused one.
+        await submit(pilot, app, "second")
+        await log_shows(pilot, app, "second  (refused: not here)")
     listener.close()
     await listener.wait_closed()

@@ -8,8 +8,9 @@ import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
-from tests.client.support import FIXED_MS
+from tests.client.support import FIXED_MS, until
 from wirechat_client.lines import (
+    PENDING,
     LineKind,
     LogEntry,
     entry_height,
@@ -166,3 +167,87 @@ def test_nick_colors_are_stable() -> None:
     palette = ("a", "b", "c", "d")
     assert nick_color("Bob", palette) == nick_color("bob", palette)
     assert len({nick_color(n, palette) for n in ("alice", "bob", "carol", "dave", "eve")}) > 1
+
+
+def message(n: int, text: str = "") -> LogEntry:
+    return make_entry(LineKind.MESSAGE, text or f"message {n}", nick="bob", ts=FIXED_MS, id=n)
+
+
+def texts(log: ChatLog) -> list[str]:
+    return [entry.text for entry in log.entries]
+
+
+async def test_messages_are_kept_in_id_order_once_each() -> None:
+    app = LogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.add([message(5), message(7)])
+        log.add([message(6), message(7), message(5)])  # one new, two already shown
+        note = make_entry(LineKind.INFO, "a note", order=(log.newest_id(), 1))
+        log.append(note)
+        log.add([message(3)])  # older: above everything
+        await pilot.pause()
+        assert texts(log) == ["message 3", "message 5", "message 6", "message 7", "a note"]
+        assert (log.oldest_id(), log.newest_id()) == (3, 7)
+        assert [row.split("│ ")[1].rstrip() for row in log.lines_text()] == texts(log)
+
+
+async def test_a_pending_line_stays_last_until_its_ack_places_it() -> None:
+    app = LogApp()
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.add([message(1)])
+        mine = make_entry(LineKind.MESSAGE, "mine", nick="me", own=True, order=(PENDING, 1))
+        log.append(mine)
+        log.add([message(2)])  # arrives before our ack: goes above our line
+        assert texts(log) == ["message 1", "message 2", "mine"]
+        mine.id, mine.ts, mine.order = 3, FIXED_MS, (3, 0)
+        log.reposition(mine)
+        log.add([message(4)])
+        await pilot.pause()
+        assert texts(log) == ["message 1", "message 2", "mine", "message 4"]
+        assert log.find(3) is mine
+
+
+async def test_history_put_in_above_does_not_move_the_view() -> None:
+    app = LogApp(max_entries=1000)
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.add(message(n) for n in range(500, 600))
+        await pilot.pause()
+        log.scroll_to(y=0, animate=False)
+        await pilot.pause()
+        assert top_row(log).endswith("message 500".ljust(len(top_row(log).split("│ ")[1])))
+        before = top_row(log)
+        placed = log.add(message(n) for n in range(400, 500))
+        assert len(placed) == 100
+        await pilot.pause()
+        assert top_row(log) == before  # the new lines are above, out of view
+        assert log.unread == 0  # history is not news
+        log.discard([log.entries[0]])
+        await pilot.pause()
+        assert top_row(log) == before
+
+
+class TopApp(LogApp):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tops: list[ChatLog] = []
+
+    def on_chat_log_reached_top(self, event: ChatLog.ReachedTop) -> None:
+        self.tops.append(event.log)
+
+
+async def test_scrolling_to_the_top_asks_for_older_lines() -> None:
+    app = TopApp()
+    tops = app.tops
+    async with app.run_test(size=(60, 20)) as pilot:
+        log = app.log_widget
+        log.add(message(n) for n in range(1, 60))
+        await pilot.pause()
+        log.scroll_to(y=0, animate=False)
+        await until(pilot, lambda: bool(tops))
+        assert tops == [log]
+        log.add(message(n) for n in range(60, 70))  # moving the view ourselves asks nothing
+        await pilot.pause()
+        assert tops == [log]

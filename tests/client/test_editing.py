@@ -5,7 +5,18 @@ from __future__ import annotations
 import pytest
 
 from wirechat_client.address import Address, parse_address
-from wirechat_client.commands import COMMANDS, Invalid, Run, Send, help_lines, parse_line
+from wirechat_client.commands import (
+    COMMANDS,
+    ChangeTopic,
+    Invalid,
+    JoinRoom,
+    PartRoom,
+    Run,
+    Send,
+    SendDirect,
+    help_lines,
+    parse_line,
+)
 from wirechat_client.completion import Completer
 from wirechat_client.history import InputHistory
 
@@ -30,6 +41,15 @@ from wirechat_client.history import InputHistory
         ("/me", Invalid("usage: /me ACTION")),
         ("//etc/hosts", Send("/etc/hosts")),
         ("[bold]x[/]", Send("[bold]x[/]")),
+        ("/rooms", Run("/rooms")),
+        ("/join #dev", JoinRoom("#dev")),
+        ("/JOIN dev ", JoinRoom("#dev")),
+        ("/part", PartRoom(None)),
+        ("/part #Dev", PartRoom("#Dev")),
+        ("/msg bob hi there ", SendDirect("bob", "hi there")),
+        ("/msg bob", SendDirect("bob", "")),
+        ("/topic ship it", ChangeTopic("ship it")),
+        ("/topic", ChangeTopic("")),
     ],
 )
 def test_parse_line(line: str, parsed: object) -> None:
@@ -46,6 +66,25 @@ def test_unknown_commands_and_bad_text_are_local_errors() -> None:
     control = parse_line("a\x1b[31mb")
     assert isinstance(control, Invalid)
     assert "U+001B" in control.reason
+
+
+@pytest.mark.parametrize(
+    ("line", "reason"),
+    [
+        ("/join", "usage: /join #ROOM"),
+        ("/join #a b", "usage: /join #ROOM"),
+        ("/join #bad!", "usage: /join #ROOM"),
+        ("/part # x", "usage: /part [#ROOM]"),
+        ("/msg", "usage: /msg NAME [TEXT]"),
+        ("/msg #dev hi", "is not a user name"),
+        ("/msg bob \x1b[2J", "not sent"),
+        ("/topic " + "x" * 600, "topic not set"),
+    ],
+)
+def test_bad_arguments_are_local_errors(line: str, reason: str) -> None:
+    parsed = parse_line(line)
+    assert isinstance(parsed, Invalid)
+    assert reason in parsed.reason
 
 
 def test_help_lists_every_command() -> None:
@@ -84,6 +123,17 @@ def test_completion_of_nicks_and_commands() -> None:
     # Completing in the middle keeps what follows the cursor.
     assert complete("ca is here", 2, NICKS, COMMANDS) == ("carol: is here", 6)
     assert complete("hi a and b", 4, NICKS, COMMANDS) == ("hi alice and b", 8)
+
+
+def test_completion_of_rooms_and_of_names_after_msg() -> None:
+    complete = Completer().complete
+    rooms = ["#dev", "#Design", "#lobby"]
+    assert complete("/join #d", 8, NICKS, COMMANDS, rooms) == ("/join #Design ", 14)
+    assert complete("see #l", 6, NICKS, COMMANDS, rooms) == ("see #lobby ", 11)
+    assert complete("#lo", 3, NICKS, COMMANDS, rooms) == ("#lobby ", 7)  # no ":" for a room
+    everyone = [*NICKS, "zed"]
+    assert complete("/msg z", 6, NICKS, COMMANDS, rooms, everyone) == ("/msg zed ", 9)
+    assert complete("hi z", 4, NICKS, COMMANDS, rooms, everyone) is None  # not in the room
 
 
 def test_repeated_tab_cycles_and_typing_starts_afresh() -> None:

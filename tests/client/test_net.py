@@ -7,28 +7,42 @@ import contextlib
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import pytest
 
 from tests.client.support import FAST
 from tests.helpers import WAIT, NativeClient, running_server
 from wirechat_client.address import Address
-from wirechat_client.events import Connecting, Disconnected, LinkState, NetEvent, Registered
+from wirechat_client.events import (
+    Connecting,
+    Disconnected,
+    HistoryPage,
+    LinkState,
+    NetEvent,
+    Registered,
+)
 from wirechat_client.net import Backoff, ChatConnection
+from wirechat_client.resume import PageKind
 from wirechat_common import (
     PROTOCOL_VERSION,
     Ack,
     Decoder,
     Error,
+    GetHistory,
     Hello,
+    History,
+    Join,
     Left,
     Message,
+    RoomInfo,
     Say,
     Welcome,
     encode,
 )
 from wirechat_server.server import ChatServer
 
+T = TypeVar("T")
 Handler = Callable[[int, asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
 
 
@@ -64,11 +78,15 @@ class Events:
 async def tcp_server(handler: Handler) -> AsyncIterator[Address]:
     """A fake server: ``handler(n, reader, writer)`` plays the n-th connection (from 0)."""
     count = 0
+    tasks: set[asyncio.Task[None]] = set()
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         nonlocal count
         count += 1
-        with contextlib.suppress(ConnectionError):
+        task = asyncio.current_task()
+        assert task is not None
+        tasks.add(task)
+        with contextlib.suppress(ConnectionError, asyncio.CancelledError):
             await handler(count - 1, reader, writer)
         writer.close()
 
@@ -77,6 +95,9 @@ async def tcp_server(handler: Handler) -> AsyncIterator[Address]:
         yield Address(*listener.sockets[0].getsockname()[:2])
     finally:
         listener.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def read_hello(reader: asyncio.StreamReader) -> Hello:
@@ -202,22 +223,137 @@ async def test_reconnects_and_retries_a_name_still_held_by_our_ghost() -> None:
         await events.finish()
 
 
-async def test_lines_in_flight_at_a_drop_are_reported_unconfirmed() -> None:
-    drop = asyncio.Event()
+async def test_a_line_in_flight_at_a_drop_is_sent_again_under_its_client_id() -> None:
+    said: list[list[Say]] = [[], []]
 
     async def no_acks(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         writer.write(welcome((await read_hello(reader)).name))
-        if n == 0:
-            await drop.wait()
+        decoder = Decoder()
+        while n < 2 and (data := await reader.read(65536)):
+            said[n] += [m for m in decoder.feed(data) if isinstance(m, Say)]
+            if n == 0 and said[0]:
+                return  # drop the connection before any ack
+            if n == 1 and said[1]:
+                say = said[1][0]
+                writer.write(encode(Ack(id=5, ts=0, client_id=say.client_id, duplicate=True)))
 
     async with tcp_server(no_acks) as address:
         events = Events(ChatConnection(address, "alice", backoff=FAST))
         await events.wait_for(Registered)
-        client_id = events.connection.say("did this arrive?")
-        drop.set()
-        (lost, *_) = await events.wait_for(Disconnected)
-        assert isinstance(lost, Disconnected)
-        assert lost.unconfirmed == (client_id,)
+        client_id = events.connection.say("did this arrive?", room="#dev")
+        (ack,) = await events.wait_for(Ack)
+        assert isinstance(ack, Ack)
+        assert (ack.client_id, ack.duplicate) == (client_id, True)
+        assert [(s.text, s.client_id, s.room) for s in said[1]] == [
+            ("did this arrive?", client_id, "#dev")
+        ]
+        assert said[0] == said[1]
+        assert not len(events.connection.outbox)
+        await events.finish()
+
+
+async def test_client_ids_differ_between_runs() -> None:
+    first = ChatConnection(Address("h", 1), "alice").outbox.new("x")
+    second = ChatConnection(Address("h", 1), "alice").outbox.new("x")
+    assert first.client_id != second.client_id
+
+
+def room_frames(room: str, *ids: int, more: bool = False) -> bytes:
+    messages = [Message(id=n, ts=0, sender="bob", text=f"m{n}", room=room) for n in ids]
+    return encode(RoomInfo(room=room, users=["alice", "bob"])) + encode(
+        History(room=room, messages=messages, more=more)
+    )
+
+
+def live(room: str | None, n: int, to: str | None = None) -> bytes:
+    return encode(Message(id=n, ts=0, sender="bob", text=f"m{n}", room=room, to=to))
+
+
+async def read_until(reader: asyncio.StreamReader, kind: type[T]) -> T:
+    decoder = Decoder()
+    while True:
+        line = await reader.readline()
+        if not line:
+            raise EOFError
+        for message in decoder.feed(line):
+            if isinstance(message, kind):
+                return message
+
+
+async def test_resumes_with_session_and_cursors_and_pages_forward_until_caught_up() -> None:
+    hellos: list[Hello] = []
+    asked: list[GetHistory] = []
+    done = asyncio.Event()
+
+    async def resuming(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hello = await read_hello(reader)
+        hellos.append(hello)
+        writer.write(
+            encode(Welcome(name="alice", users=["alice"], version=1, session="tok", max_history=2))
+        )
+        if n == 0:
+            writer.write(room_frames("#lobby", 3))
+            await read_until(reader, Join)
+            writer.write(room_frames("#Dev"))
+            writer.write(live("#Dev", 7) + live(None, 8, to="alice"))
+            return  # dropped
+        if n == 1:
+            writer.write(room_frames("#lobby", 9, 10, more=True) + room_frames("#Dev"))
+            writer.write(encode(History(room="@", messages=[], more=False)))
+            asked.append(await read_until(reader, GetHistory))
+            writer.write(live("#lobby", 12))  # arrives live while catching up
+            writer.write(encode(History(room="#lobby", messages=[], more=False)))
+            return
+        done.set()
+        await reader.read(65536)
+
+    async with tcp_server(resuming) as address:
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        await events.wait_for(HistoryPage)
+        assert events.connection.request(Join(room="#dev"))
+        await events.wait_for(Registered, 2)
+        await events.wait_for(HistoryPage, 4)
+        async with asyncio.timeout(WAIT):
+            await done.wait()
+        first, second, third = hellos
+        assert (first.session, first.rooms, first.dm_after) == (None, None, None)
+        assert second.session == "tok"
+        assert (second.rooms, second.dm_after) == ({"#lobby": 3, "#Dev": 7}, 8)
+        assert asked == [GetHistory(room="#lobby", after=10, limit=2)]
+        # Caught up: the live message counts now.
+        assert (third.rooms, third.dm_after) == ({"#lobby": 12, "#Dev": 7}, 8)
+        kinds = [(e.room, e.kind) for e in events.seen if isinstance(e, HistoryPage)]
+        assert kinds == [
+            ("#lobby", PageKind.JOIN),
+            ("#Dev", PageKind.JOIN),
+            ("#lobby", PageKind.MISSED),
+            ("#Dev", PageKind.MISSED),
+            ("@", PageKind.MISSED),
+            ("#lobby", PageKind.MISSED),
+        ]
+        await events.finish()
+
+
+async def test_a_drop_while_catching_up_resumes_from_the_last_page() -> None:
+    hellos: list[Hello] = []
+
+    async def flaky(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hellos.append(await read_hello(reader))
+        writer.write(
+            encode(Welcome(name="alice", users=["alice"], version=1, session="t", max_history=2))
+        )
+        if n == 0:
+            writer.write(room_frames("#lobby", 3))
+        elif n == 1:
+            writer.write(room_frames("#lobby", 4, 5, more=True) + live("#lobby", 9))
+            await read_until(reader, GetHistory)
+        else:
+            await reader.read(65536)
+
+    async with tcp_server(flaky) as address:
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        await events.wait_for(Registered, 3)
+        assert [h.rooms for h in hellos] == [None, {"#lobby": 3}, {"#lobby": 5}]
         await events.finish()
 
 
@@ -266,3 +402,26 @@ def test_the_network_layer_does_not_load_textual() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+async def test_ids_that_start_again_move_the_cursor_back() -> None:
+    hellos: list[Hello] = []
+
+    async def forgetful(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hellos.append(await read_hello(reader))
+        writer.write(encode(Welcome(name="alice", users=["alice"], version=1, session=f"s{n}")))
+        if n == 0:
+            writer.write(room_frames("#lobby", 7) + live(None, 9, to="alice"))
+        elif n == 1:  # restarted without storage: ids from 1 again
+            writer.write(room_frames("#lobby") + live("#lobby", 1) + live(None, 2, to="alice"))
+        else:
+            await reader.read(65536)
+
+    async with tcp_server(forgetful) as address:
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        await events.wait_for(Registered, 3)
+        assert [(h.rooms, h.dm_after) for h in hellos[1:]] == [
+            ({"#lobby": 7}, 9),
+            ({"#lobby": 1}, 2),
+        ]
+        await events.finish()

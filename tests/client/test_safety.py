@@ -10,7 +10,17 @@ from rich.segment import Segment
 from tests.client.support import app_for, chat_of, hostile_server, in_chat, log_shows, log_text
 from tests.helpers import NativeClient
 from wirechat_client.app import WirechatApp
-from wirechat_common import AnyMessage, Error, Joined, Message, Say, Users
+from wirechat_common import (
+    AnyMessage,
+    Error,
+    Joined,
+    Message,
+    RoomList,
+    RoomSummary,
+    Say,
+    Topic,
+    Users,
+)
 from wirechat_server.server import ChatServer
 
 MARKUP = ["[bold]x[/]", "[@click=app.quit]q[/]", "[link=file:///etc/passwd]x[/link]"]
@@ -65,7 +75,11 @@ async def test_escape_sequences_from_a_hostile_server_are_defused() -> None:
         Joined(name="mal\x1b[31mlory", ts=0),
         *(Message(id=n, ts=0, sender="mallory", text=text) for n, text in enumerate(nasty)),
         Message(id=9, ts=0, sender="\x1b]0;x\x07", text="sender", action=True),
-        Users(users=["alice", "\x1b[2Jmallory"]),
+        Users(users=["alice", "\x1b[2Jmallory"], room="#lobby"),
+        Topic(room="#lobby", topic="\x1b]0;t\x07 [b]topic[/b]", by="mallory", ts=0),
+        Message(id=20, ts=0, sender="mallory", text="psst", room="#\x1b[31mred"),
+        Message(id=21, ts=0, sender="\x1b]0;x\x07dm", text="psst", to="alice"),
+        RoomList(rooms=[RoomSummary(room="#\x1b[2J", users=1, topic="\u202eevil")]),
         Error(code="oops", detail="[link=x]\x1b[2J[/link]"),
     ]
     async with hostile_server(frames) as address:
@@ -83,6 +97,14 @@ async def test_escape_sequences_from_a_hostile_server_are_defused() -> None:
             assert "mal␛[31mlory joined" in text
             assert_inert(app)
             assert "␛[2Jmallory" in chat.user_list.names
-            for index in range(chat.user_list.option_count):
-                prompt = str(chat.user_list.get_option_at_index(index).prompt)
-                assert not _UNSAFE.search(prompt)
+            assert "#␛[2J · 1 user: \ufffdevil" in text
+            for widget in (chat.user_list, chat.room_list):
+                for index in range(widget.option_count):
+                    prompt = str(widget.get_option_at_index(index).prompt)
+                    assert not _UNSAFE.search(prompt), prompt
+            topic = str(chat.topic_bar.render())
+            assert "␛]0;t␇ [b]topic[/b]" in topic
+            assert not _UNSAFE.search(topic)
+            assert sorted(item.name for item in chat.room_list.items) == sorted(
+                ["#lobby", "#␛[31mred", "␛]0;x␇dm"]
+            )

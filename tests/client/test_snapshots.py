@@ -22,8 +22,9 @@ from tests.client.support import (
 )
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
-from wirechat_client.events import Connecting, Disconnected
-from wirechat_common import Joined, Left, Message
+from wirechat_client.events import Connecting, Disconnected, HistoryPage
+from wirechat_client.resume import PageKind
+from wirechat_common import Joined, Left, Message, RoomInfo, Topic
 
 SnapCompare = Callable[..., bool]
 ADDRESS = Address("chat.example", 5001)
@@ -59,6 +60,12 @@ def populated_script() -> list[list[Any]]:
 def chat_app(script: list[list[Any]], theme: str = "") -> WirechatApp:
     peer = ScriptedConnection(script)
     return app_for(ADDRESS, "alice", connect=peer.factory, theme=theme)
+
+
+def chat_peer(app: WirechatApp) -> ScriptedConnection:
+    peer = app.connection
+    assert isinstance(peer, ScriptedConnection)
+    return peer
 
 
 async def say_something(pilot: Pilot[Any]) -> None:
@@ -118,3 +125,40 @@ def test_main_screen_reconnecting(snap_compare: SnapCompare) -> None:
         await pilot.press(*"still here?")
 
     assert snap_compare(chat_app(script), terminal_size=(80, 24), run_before=offline)
+
+
+def test_main_screen_rooms(snap_compare: SnapCompare) -> None:
+    users = ["alice", "bob", "carol"]
+    dev = [
+        Message(id=n, ts=minute(n), sender="carol", text=f"build {n} is green", room="#dev")
+        for n in range(1, 4)
+    ]
+    script: list[list[Any]] = [
+        welcome_script("alice", users),
+        [
+            RoomInfo(room="#lobby", users=users),
+            HistoryPage("#lobby", [], False, PageKind.JOIN),
+            RoomInfo(room="#dev", users=["alice", "carol"], topic="release 2.1 on Friday"),
+            HistoryPage("#dev", dev, True, PageKind.JOIN),
+        ],
+    ]
+
+    async def busy(pilot: Pilot[Any]) -> None:
+        app = pilot.app
+        assert isinstance(app, WirechatApp)
+        chat = await in_chat(pilot, app)
+        await until(pilot, lambda: len(chat.room_list.items) == 2)
+        await pilot.press("alt+up")  # to #dev
+        await until(pilot, lambda: chat.current.name == "#dev")
+        peer = chat_peer(app)
+        peer.push(
+            [
+                Message(id=10, ts=minute(10), sender="bob", text="lunch?", room="#lobby"),
+                Message(id=11, ts=minute(11), sender="bob", text="alice: ping", room="#lobby"),
+                Message(id=12, ts=minute(12), sender="bob", text="psst", to="alice"),
+                Topic(room="#dev", topic="release 2.1 on Friday", by="carol", ts=minute(13)),
+            ]
+        )
+        await until(pilot, lambda: [i.unread for i in chat.room_list.items] == [0, 2, 1])
+
+    assert snap_compare(chat_app(script), terminal_size=(80, 24), run_before=busy)

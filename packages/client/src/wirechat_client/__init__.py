@@ -1,9 +1,13 @@
 """wirechat's terminal client: the ``wirechat`` command, a Textual app on the wirechat codec.
 
-Layout: :mod:`.net` is the connection (asyncio, no Textual); :mod:`.app` the thin App that
-runs it in a worker; :mod:`.screens` and :mod:`.widgets` the UI, styled by ``app.tcss``;
-:mod:`.commands`, :mod:`.completion`, :mod:`.history`, :mod:`.lines` and :mod:`.prefs` pure
-helpers the UI uses.
+Layout: :mod:`.net` is the connection (asyncio, no Textual), which reconnects by
+:mod:`.link`'s backoff and resumes without loss with :mod:`.resume` (cursors, session, which
+page answers what) and :mod:`.outbox` (lines awaiting their ack); :mod:`.events` is what it
+reports. :mod:`.app` is the thin App that runs it in a worker; :mod:`.feed` puts its events in
+the right :mod:`.conversation` (a room or a direct-message peer; :mod:`.conversations` lists
+them) and :mod:`.line_actions` carries out typed lines; :mod:`.screens` and :mod:`.widgets` are
+the UI, styled by ``app.tcss``; :mod:`.commands`, :mod:`.completion`, :mod:`.history`,
+:mod:`.lines` and :mod:`.prefs` pure helpers the UI uses.
 """
 
 from __future__ import annotations

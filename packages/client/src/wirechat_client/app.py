@@ -21,7 +21,13 @@ from textual.worker import Worker, WorkerState
 from .address import DEFAULT_HOST, DEFAULT_PORT, Address
 from .events import Connection, ConnectionFactory, Disconnected, Registered
 from .lines import LineKind
-from .messages import ConnectRequested, NetworkUpdate, QuitRequested, SendRequested, WhoRequested
+from .messages import (
+    ConnectRequested,
+    NetworkUpdate,
+    QuitRequested,
+    SendRequested,
+    ServerRequested,
+)
 from .net import ChatConnection
 from .prefs import Prefs
 from .screens.chat import ChatScreen
@@ -128,15 +134,19 @@ class WirechatApp(App[None]):
     def on_send_requested(self, request: SendRequested) -> None:
         if self.chat is None or self.connection is None:
             return
-        client_id = self.connection.say(request.text, action=request.action)
+        client_id = self.connection.say(
+            request.text, action=request.action, room=request.room, to=request.to
+        )
         if client_id is None:
             self.chat.note("Not sent: still offline, and the outbox is full.", LineKind.ERROR)
         else:
-            self.chat.add_own(request.text, request.action, client_id)
+            self.chat.add_own(request.conversation, request.text, request.action, client_id)
 
-    def on_who_requested(self, _: WhoRequested) -> None:
-        if self.chat is not None and (self.connection is None or not self.connection.who()):
-            self.chat.note("Offline: the user list comes back when we reconnect.", LineKind.ERROR)
+    def on_server_requested(self, message: ServerRequested) -> None:
+        if self.chat is None:
+            return
+        if self.connection is None or not self.connection.request(message.request):
+            self.chat.request_failed(message.request)
 
     async def on_quit_requested(self, _: QuitRequested) -> None:
         await self.action_quit()

@@ -1,7 +1,7 @@
 """What a line typed in the input means: text to say, a slash command, or a local mistake.
 
-Parsing is pure so it can be tested without a UI. An unknown command is an error shown locally
-and never sent: a mistyped ``/qiut`` must not end up in front of everyone.
+Parsing is pure so it can be tested without a UI. An unknown command or a bad argument is an
+error shown locally and never sent: a mistyped ``/qiut`` must not end up in front of everyone.
 """
 
 from __future__ import annotations
@@ -9,21 +9,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from wirechat_common import MAX_TEXT_BYTES, ProtocolError, check_text
+from wirechat_common import (
+    MAX_NAME_LENGTH,
+    MAX_TEXT_BYTES,
+    MAX_TOPIC_BYTES,
+    ProtocolError,
+    check_text,
+    is_valid_name,
+    is_valid_room,
+)
 
 #: Every command with its argument and help line, in the order /help shows them.
 COMMANDS: Final = {
     "/help": ("", "show the commands and keys"),
-    "/who": ("", "list who is here"),
+    "/join": ("#ROOM", "join a room (made if nobody is in it) and show it"),
+    "/part": ("[#ROOM]", "leave this room (or #ROOM); in a direct conversation, close it"),
+    "/msg": ("NAME [TEXT]", "send NAME a direct message; without TEXT, open the conversation"),
+    "/topic": ("[TEXT]", "set this room's topic; without TEXT, show it"),
+    "/rooms": ("", "list the rooms on the server"),
+    "/who": ("", "list who is in this room"),
     "/me": ("ACTION", "say an action (/me waves shows as * alice waves)"),
-    "/clear": ("", "clear the chat log (on this screen only)"),
+    "/clear": ("", "clear this conversation's log (on this screen only)"),
     "/quit": ("", "leave the chat (typing bye does the same)"),
 }
 
 
 @dataclass(frozen=True, slots=True)
 class Send:
-    """Say ``text`` to everyone; ``action`` for ``/me``."""
+    """Say ``text`` in the conversation shown; ``action`` for ``/me``."""
 
     text: str
     action: bool = False
@@ -31,9 +44,36 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Run the local or server command ``name`` (one of :data:`COMMANDS`)."""
+    """Run the argument-less command ``name`` (one of :data:`COMMANDS`)."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class JoinRoom:
+    room: str
+
+
+@dataclass(frozen=True, slots=True)
+class PartRoom:
+    """Leave ``room``, or (``None``) the conversation shown."""
+
+    room: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SendDirect:
+    """Say ``text`` to ``name`` directly; an empty ``text`` just opens the conversation."""
+
+    name: str
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeTopic:
+    """Set the topic of the room shown; an empty ``topic`` shows it instead."""
+
+    topic: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +83,9 @@ class Invalid:
     reason: str
 
 
-Parsed = Send | Run | Invalid
+Parsed = Send | Run | JoinRoom | PartRoom | SendDirect | ChangeTopic | Invalid
+
+_NO_ARGUMENT: Final = frozenset({"/help", "/rooms", "/who", "/clear", "/quit"})
 
 
 def parse_line(line: str, max_text_bytes: int = MAX_TEXT_BYTES) -> Parsed | None:
@@ -58,14 +100,70 @@ def parse_line(line: str, max_text_bytes: int = MAX_TEXT_BYTES) -> Parsed | None
     if not text.startswith("/"):
         return _checked(Send(text), max_text_bytes)
     command, _, argument = text.partition(" ")
-    command = command.lower()
+    command, argument = command.lower(), argument.strip()
     if command == "/me":
-        if not argument.strip():
+        if not argument:
             return Invalid("usage: /me ACTION")
-        return _checked(Send(argument.strip(), action=True), max_text_bytes)
-    if command in COMMANDS:
+        return _checked(Send(argument, action=True), max_text_bytes)
+    if command in _NO_ARGUMENT:
         return Run(command)
+    if command == "/join":
+        return _join(argument)
+    if command == "/part":
+        return _part(argument)
+    if command == "/msg":
+        return _msg(argument, max_text_bytes)
+    if command == "/topic":
+        return _topic(argument)
     return Invalid(f"unknown command {command}: /help lists them (start with // to say it)")
+
+
+def as_room(word: str) -> str | None:
+    """``word`` as a room name (``dev`` is taken as ``#dev``), or ``None`` if it is not one."""
+    room = word if word.startswith("#") else f"#{word}"
+    return room if is_valid_room(room) else None
+
+
+def _join(argument: str) -> Parsed:
+    room = as_room(argument) if argument and " " not in argument else None
+    if room is None:
+        return Invalid(f"usage: /join #ROOM ({_ROOM_RULE})")
+    return JoinRoom(room)
+
+
+def _part(argument: str) -> Parsed:
+    if not argument:
+        return PartRoom(None)
+    room = as_room(argument) if " " not in argument else None
+    if room is None:
+        return Invalid(f"usage: /part [#ROOM] ({_ROOM_RULE})")
+    return PartRoom(room)
+
+
+def _msg(argument: str, max_text_bytes: int) -> Parsed:
+    name, _, text = argument.partition(" ")
+    if not name:
+        return Invalid("usage: /msg NAME [TEXT]")
+    if not is_valid_name(name):
+        return Invalid(f"/msg: {name!r} is not a user name")
+    text = text.strip()
+    if text:
+        checked = _checked(Send(text), max_text_bytes)
+        if isinstance(checked, Invalid):
+            return checked
+    return SendDirect(name, text)
+
+
+def _topic(argument: str) -> Parsed:
+    if argument:
+        try:
+            check_text(argument, MAX_TOPIC_BYTES)
+        except ProtocolError as error:
+            return Invalid(f"topic not set: {error.detail}")
+    return ChangeTopic(argument)
+
+
+_ROOM_RULE: Final = f"# and 1-{MAX_NAME_LENGTH} letters, digits, '_', '-' or '.'"
 
 
 def _checked(send: Send, max_text_bytes: int) -> Send | Invalid:
@@ -83,8 +181,10 @@ def help_lines() -> list[str]:
         lines.append(f"{name} {argument}".rstrip() + f": {meaning}")
     lines += [
         "//TEXT: say TEXT, starting with a slash",
-        "Keys: Enter send · Up/Down history · Tab complete a nick or command",
-        "PgUp/PgDn scroll · Ctrl+End newest · Shift+Tab pick a user to mention · F2 user list",
+        "Keys: Enter send · Up/Down history · Tab complete a nick, #room or command",
+        "Alt+Up/Alt+Down (or Ctrl+N) previous/next conversation · click one in the list",
+        "PgUp/PgDn scroll (at the top: older messages) · Ctrl+End newest",
+        "Shift+Tab pick a user to mention · F2 user list · F3 conversation list",
         "Ctrl+L clear · Ctrl+P themes and more · Ctrl+Q quit",
     ]
     return lines

@@ -1,8 +1,9 @@
 """Tab completion of nicks and slash commands, cycling on repeated Tab like irssi and WeeChat.
 
-The word before the cursor is completed: a first word starting with ``/`` from the commands,
-anything else from the nicks present (case-insensitively). A nick completed at the start of the
-line gets ``": "`` after it, the usual way to address someone. Pressing Tab again, with nothing
+The word before the cursor is completed: a first word starting with ``/`` from the commands, a
+word starting with ``#`` from the rooms, the name after ``/msg`` from everyone known, anything
+else from the nicks present (case-insensitively). A nick completed at the start of the line gets
+``": "`` after it, the usual way to address someone. Pressing Tab again, with nothing
 typed in between, replaces the completion with the next candidate.
 """
 
@@ -33,7 +34,13 @@ class Completer:
         self._cycle = None
 
     def complete(
-        self, value: str, cursor: int, nicks: Iterable[str], commands: Iterable[str]
+        self,
+        value: str,
+        cursor: int,
+        nicks: Iterable[str],
+        commands: Iterable[str],
+        rooms: Iterable[str] = (),
+        everyone: Iterable[str] = (),
     ) -> tuple[str, int] | None:
         """The new ``(value, cursor)``, or ``None`` when nothing matches."""
         cycle = self._cycle
@@ -45,7 +52,14 @@ class Completer:
         word = value[start:cursor]
         if start == 0 and word.startswith("/"):
             candidates = sorted(c for c in commands if c.startswith(word.lower()))
+        elif word.startswith("#"):
+            candidates = sorted(
+                {name_key(r): r for r in rooms if name_key(r).startswith(name_key(word))}.values(),
+                key=name_key,
+            )
         else:
+            if value[:start].lower().split() == ["/msg"]:
+                nicks = everyone
             prefix = name_key(word.lstrip("@"))
             candidates = sorted((n for n in nicks if name_key(n).startswith(prefix)), key=name_key)
         if not candidates or not word:
@@ -57,7 +71,7 @@ class Completer:
     def _apply(self, value: str, cycle: _Cycle, index: int) -> tuple[str, int]:
         candidate = cycle.candidates[index]
         head = value[: cycle.start]
-        if cycle.start == 0 and not candidate.startswith("/"):
+        if cycle.start == 0 and not candidate.startswith(("/", "#")):
             candidate += ":"  # addressing someone at the start of a line
         inserted = candidate if cycle.tail.startswith(" ") else candidate + " "
         new_value = head + inserted + cycle.tail

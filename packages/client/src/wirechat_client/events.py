@@ -11,9 +11,27 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol, TypeAlias
 
-from wirechat_common import Ack, Error, Joined, Left, Message, Users, Welcome
+from wirechat_common import (
+    Ack,
+    Error,
+    GetHistory,
+    Join,
+    Joined,
+    Left,
+    ListRooms,
+    Message,
+    Part,
+    RoomInfo,
+    RoomList,
+    SetTopic,
+    Topic,
+    Users,
+    Welcome,
+    Who,
+)
 
 from .address import Address
+from .resume import PageKind
 
 
 class LinkState(StrEnum):
@@ -45,20 +63,51 @@ class Registered:
 class Disconnected:
     """The link is down. ``retry_in`` seconds until the next attempt, or ``None``: for good.
 
-    ``code`` is the server's error code when it refused us. ``unconfirmed`` lists the
-    ``client_id`` of lines sent but never acknowledged: they may or may not have arrived.
+    ``code`` is the server's error code when it refused us. Lines not yet acknowledged are
+    kept and sent again after reconnecting, so only a final disconnection lists them, in
+    ``unsent``: they may or may not have arrived.
     """
 
     reason: str
     retry_in: float | None = None
     code: str | None = None
-    unconfirmed: tuple[str, ...] = ()
+    unsent: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    """Stored messages of ``room`` (a room, ``@peer`` or ``@``), oldest first.
+
+    ``kind`` says what the page answers: a join (or resume without a cursor) and a request for
+    older messages have ``more`` when older ones exist; a page of messages missed while away
+    has ``more`` when newer ones exist, and the connection asks for those by itself.
+    """
+
+    room: str
+    messages: list[Message]
+    more: bool
+    kind: PageKind
 
 
 #: What :meth:`Connection.updates` yields: link events and the server's chat traffic.
 NetEvent: TypeAlias = (
-    Connecting | Registered | Disconnected | Message | Ack | Joined | Left | Users | Error
+    Connecting
+    | Registered
+    | Disconnected
+    | Message
+    | Ack
+    | Joined
+    | Left
+    | Users
+    | RoomInfo
+    | Topic
+    | RoomList
+    | HistoryPage
+    | Error
 )
+
+#: Requests the app makes besides saying something.
+Request: TypeAlias = Who | Join | Part | ListRooms | SetTopic | GetHistory
 
 
 class Connection(Protocol):
@@ -70,8 +119,10 @@ class Connection(Protocol):
     def name(self) -> str: ...
 
     def updates(self) -> AsyncIterator[list[NetEvent]]: ...
-    def say(self, text: str, *, action: bool = False) -> str | None: ...
-    def who(self) -> bool: ...
+    def say(
+        self, text: str, *, action: bool = False, room: str | None = None, to: str | None = None
+    ) -> str | None: ...
+    def request(self, request: Request) -> bool: ...
     async def close(self) -> None: ...
 
 

@@ -45,6 +45,9 @@ LIGHT_PALETTE: Final = (
 
 _BAR: Final = " │ "
 _NOT_CONFIRMED: Final = "  (not confirmed: it may not have been delivered)"
+
+#: The order key of our lines awaiting their ack: after everything, until the ack gives an id.
+PENDING: Final = 2**62
 _WIDE_NICK: Final = 12  # cells for the nick column, as WeeChat's usual prefix_align_max
 _NARROW_NICK: Final = 8
 # Log widths under _NARROW_BELOW get the narrow nick column (80 columns with the user list
@@ -60,6 +63,7 @@ class LineKind(Enum):
     LEAVE = "leave"
     INFO = "info"
     ERROR = "error"
+    GAP = "gap"  # where the connection was lost
 
 
 _MARKERS: Final = {
@@ -68,12 +72,18 @@ _MARKERS: Final = {
     LineKind.INFO: "--",
     LineKind.ERROR: "!!",
     LineKind.ACTION: "*",
+    LineKind.GAP: "~~",
 }
 
 
 @dataclass(slots=True, eq=False)
 class LogEntry:
-    """One logical line of the chat log. Build it with :func:`make_entry`."""
+    """One logical line of the chat log. Build it with :func:`make_entry`.
+
+    ``order`` places it in its log: a message is ``(id, 0)``, so messages show in id order
+    whatever order they arrive in; a local line is placed after the newest message it follows,
+    and our own line waits at the bottom (:data:`PENDING`) until its ack gives it an id.
+    """
 
     kind: LineKind
     text: str
@@ -81,7 +91,10 @@ class LogEntry:
     ts: int | None = None  # ms since the epoch; None while our own line awaits its ack
     own: bool = False
     mention: bool = False
-    failed: bool = False  # our line was never acknowledged: it may not have arrived
+    failed: bool = False  # our line did not go out (or may not have)
+    failure: str = ""  # why, when the server said: shown instead of "not confirmed"
+    id: int | None = None  # the server's message id
+    order: tuple[int, int] = (0, 0)
     rows: list[Strip] = field(default_factory=list)  # drawn at the log's current width
     height: int = 1  # rows at the log's current width
     generation: int = -1  # the log's generation the rows were drawn in; others are stale
@@ -95,6 +108,8 @@ def make_entry(
     ts: int | None = None,
     own: bool = False,
     mention: bool = False,
+    id: int | None = None,
+    order: tuple[int, int] = (0, 0),
 ) -> LogEntry:
     """A log entry with every string made safe to show."""
     return LogEntry(
@@ -104,7 +119,18 @@ def make_entry(
         ts=ts,
         own=own,
         mention=mention,
+        id=id,
+        order=(id, 0) if id is not None else order,
     )
+
+
+def failure_note(entry: LogEntry) -> str:
+    """What is added after a line that did not go out."""
+    if not entry.failed:
+        return ""
+    if entry.failure:
+        return f"  (refused: {sanitize_text(entry.failure)})"
+    return _NOT_CONFIRMED
 
 
 @lru_cache(maxsize=64)
@@ -151,14 +177,21 @@ def format_time(ts: int, tz: tzinfo | None) -> str:
 def _prefix(entry: LogEntry, look: Look, nick_width: int, with_time: bool) -> Text:
     prefix = Text(end="")
     if with_time:
-        if entry.ts is None:
+        if entry.ts is None and not entry.own:
+            prefix.append("     ")  # a line about the log itself: no time
+        elif entry.ts is None:
             prefix.append("--:--" if entry.failed else "··:··", look.pending)
         else:
             prefix.append(format_time(entry.ts, look.tz), look.time)
         prefix.append(" ")
     marker = _MARKERS.get(entry.kind)
     if marker is not None:
-        style = {LineKind.JOIN: look.join, LineKind.LEAVE: look.leave, LineKind.ERROR: look.error}
+        style = {
+            LineKind.JOIN: look.join,
+            LineKind.LEAVE: look.leave,
+            LineKind.ERROR: look.error,
+            LineKind.GAP: look.leave,
+        }
         label, label_style = marker, style.get(entry.kind, look.system)
     else:
         label = entry.nick if len(entry.nick) <= nick_width else entry.nick[: nick_width - 1] + "…"
@@ -174,12 +207,16 @@ def _body(entry: LogEntry, look: Look) -> Text:
     if kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
         body.append(entry.nick, Style(color=nick_color(entry.nick, look.palette), bold=True))
         body.append(" ")
-    text_style = {LineKind.ERROR: look.error, LineKind.INFO: look.system}.get(kind)
+    text_style = {
+        LineKind.ERROR: look.error,
+        LineKind.INFO: look.system,
+        LineKind.GAP: look.leave,
+    }.get(kind)
     if kind in (LineKind.JOIN, LineKind.LEAVE):
         text_style = look.system
     body.append(entry.text, text_style)
     if entry.failed:
-        body.append(_NOT_CONFIRMED, look.pending)
+        body.append(failure_note(entry), look.error if entry.failure else look.pending)
     return body
 
 
@@ -196,7 +233,7 @@ def _body_plain(entry: LogEntry) -> str:
     text = entry.text
     if entry.kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
         text = f"{entry.nick} {text}"
-    return text + _NOT_CONFIRMED if entry.failed else text
+    return text + failure_note(entry)
 
 
 def entry_height(entry: LogEntry, width: int) -> int:

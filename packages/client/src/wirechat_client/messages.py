@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from .address import Address
-from .events import Connection, NetEvent
+from .events import Connection, NetEvent, Request
 
 
 @dataclass
@@ -32,15 +32,21 @@ class ConnectRequested(Message):
 
 @dataclass
 class SendRequested(Message):
-    """Say ``text`` to everyone (``action`` for /me)."""
+    """Say ``text`` (``action`` for /me) in the conversation ``conversation``: to ``room``,
+    or directly to ``to``."""
 
     text: str
-    action: bool = False
+    action: bool
+    conversation: str
+    room: str | None = None
+    to: str | None = None
 
 
 @dataclass
-class WhoRequested(Message):
-    """The user typed /who."""
+class ServerRequested(Message):
+    """Send ``request`` (join, part, who, a history page...) to the server."""
+
+    request: Request
 
 
 @dataclass

@@ -3,9 +3,12 @@
 :class:`ChatConnection` connects, says ``hello``, waits for ``welcome``, then reads frames with
 the ``wirechat_common`` codec, answers pings, and notices a dead link by pinging a silent
 server. When the link drops after a successful registration it reconnects by itself with
-exponential backoff and jitter, and registers again. Everything that happens reaches the caller
-as batches of events from :meth:`ChatConnection.updates`, one batch per socket read, so a burst
-of 1,000 messages costs the UI one update, not 1,000.
+exponential backoff and jitter and resumes: ``hello`` carries the session token and the
+cursors of :mod:`.resume`, the server replays what was missed, and lines not yet acknowledged
+(:mod:`.outbox`) are sent again under their first ``client_id``, so nothing is lost or doubled.
+Everything that happens reaches the caller as batches of events from
+:meth:`ChatConnection.updates`, one batch per socket read, so a burst of 1,000 messages costs
+the UI one update, not 1,000.
 
 This module imports no Textual: the app runs :meth:`~ChatConnection.updates` in a worker on its
 own asyncio loop, and tests or bots can drive it without a UI.
@@ -15,42 +18,52 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import itertools
 import random
-from collections import deque
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from typing import Final
 
 from wirechat_common import (
     MAX_SERVER_FRAME_BYTES,
     Ack,
     Bye,
+    ClientMessage,
     Decoder,
     Error,
     ErrorCode,
-    Hello,
+    GetHistory,
+    History,
     LeaveReason,
+    Left,
+    Message,
     Ping,
     Pong,
     ProtocolError,
+    RoomInfo,
     Say,
     ServerMessage,
     Welcome,
-    Who,
     encode,
+    name_key,
 )
 
 from .address import Address
-from .events import Connecting, Disconnected, LinkState, NetEvent, Registered
+from .events import (
+    Connecting,
+    Disconnected,
+    HistoryPage,
+    LinkState,
+    NetEvent,
+    Registered,
+    Request,
+)
+from .link import Backoff, LinkLostError, describe_os_error, farewell
+from .outbox import Outbox
+from .resume import ResumeState
+
+__all__ = ["READ_CHUNK", "Backoff", "ChatConnection", "describe_os_error"]
 
 #: Bytes asked of the socket per read: a burst of several hundred chat lines in one batch.
 READ_CHUNK: Final = 64 * 1024
-
-#: Lines typed while offline that are kept to be sent after reconnecting. It matches the
-#: server's default burst: past it the server delays requests, and past its backlog it cuts the
-#: client off for flooding, so a longer queue would get us kicked right after reconnecting.
-MAX_OUTBOX: Final = 10
 
 #: Refusals that end the session even after a registration: retrying cannot help. Any failure
 #: of a first attempt is final too (the user is there to fix it), but once registered a
@@ -58,65 +71,14 @@ MAX_OUTBOX: Final = 10
 #: not yet noticed is gone.
 _FINAL_CODES: Final = frozenset({ErrorCode.INVALID_NAME, ErrorCode.UNSUPPORTED_VERSION})
 
-_LEAVE_WORDS: Final[dict[str, str]] = {
-    LeaveReason.SHUTDOWN: "the server is shutting down",
-    LeaveReason.QUIT: "you left",
-    LeaveReason.TIMEOUT: "the server timed us out",
-    LeaveReason.TOO_SLOW: "we were too slow to keep up",
-    LeaveReason.FLOOD: "the server cut us off for flooding",
-    LeaveReason.KICKED: "the server kicked us",
-    LeaveReason.DROPPED: "the connection dropped",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Delays between reconnection attempts: exponential, capped, with jitter.
-
-    Attempt ``n`` waits ``min(maximum, initial * 2**n)`` shortened by up to ``jitter`` of itself
-    at random, so that a crowd of clients dropped by one server restart does not come back in
-    lock-step.
-    """
-
-    initial: float = 0.5
-    maximum: float = 30.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
-        base = min(self.maximum, self.initial * 2.0 ** min(attempt, 32))
-        return base * (1.0 - self.jitter * rand())
-
-
-class _LinkLostError(Exception):
-    """The current TCP connection is over; ``reason`` says why, ``code`` if the server said."""
-
-    def __init__(self, reason: str, code: str | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
-
-
-def _farewell(reason: str | None) -> str:
-    if not reason:
-        return "the server said goodbye"
-    return _LEAVE_WORDS.get(reason, f"the server said goodbye ({reason})")
-
-
-def describe_os_error(error: OSError, address: Address) -> str:
-    """A sentence a user can act on, for a failure to connect."""
-    if isinstance(error, ConnectionRefusedError):
-        return f"nothing is listening on {address} (is the server running?)"
-    if isinstance(error, TimeoutError):
-        return f"no answer from {address}"
-    if error.strerror:
-        return f"cannot reach {address}: {error.strerror}"
-    return f"cannot reach {address}: {error}"
+#: Errors (without a ``client_id``) that come instead of a ``history`` page.
+_PAGE_ERRORS: Final = frozenset({ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.HISTORY_WINDOW_TOO_LARGE})
 
 
 class ChatConnection:
-    """One user's session with a wirechat server, reconnecting as needed.
+    """One user's session with a wirechat server, reconnecting and resuming as needed.
 
-    Iterate :meth:`updates` (once) to run it. :meth:`say` and :meth:`who` send at once when
+    Iterate :meth:`updates` (once) to run it. :meth:`say` and :meth:`request` send at once when
     online; lines said while offline wait in a short outbox and go out after registering again.
     A first attempt that fails (unreachable, name taken) is final: the user is there to fix it.
     """
@@ -140,9 +102,8 @@ class ChatConnection:
         self._rand = rand
         self.state = LinkState.CONNECTING
         self._writer: asyncio.StreamWriter | None = None
-        self._outbox: deque[Say] = deque()
-        self._unacked: dict[str, Say] = {}
-        self._ids = itertools.count(1)
+        self.outbox = Outbox()
+        self.resume = ResumeState()
         self._closing = False
         self._ping_out = False
         self._decoder = Decoder(MAX_SERVER_FRAME_BYTES, types=ServerMessage)
@@ -163,23 +124,28 @@ class ChatConnection:
 
     # -- requests from the user ------------------------------------------------------------
 
-    def say(self, text: str, *, action: bool = False) -> str | None:
-        """Send ``text`` (checked by the caller); return its ``client_id``, or ``None`` when the
-        line cannot even be queued (offline with a full outbox, or closed)."""
+    def say(
+        self, text: str, *, action: bool = False, room: str | None = None, to: str | None = None
+    ) -> str | None:
+        """Send ``text`` (checked by the caller) to ``room`` or to the user ``to``; return its
+        ``client_id``, or ``None`` when the line cannot even be queued (offline with a full
+        outbox, or closed)."""
         if self._closing:
             return None
-        say = Say(text=text, action=action, client_id=f"c{next(self._ids)}")
+        say = self.outbox.new(text, action=action, room=room, to=to)
         if self.state is LinkState.ONLINE:
             self._write_say(say)
-        elif len(self._outbox) < MAX_OUTBOX:
-            self._outbox.append(say)
-        else:
+        elif not self.outbox.queue(say):
             return None
         return say.client_id
 
-    def who(self) -> bool:
-        """Ask for the user list; false when offline."""
-        return self.state is LinkState.ONLINE and self._write(Who())
+    def request(self, request: Request) -> bool:
+        """Send ``request`` now; false when offline (nothing is queued)."""
+        if self.state is not LinkState.ONLINE or not self._write(request):
+            return False
+        if isinstance(request, GetHistory):
+            self.resume.asked(request)
+        return True
 
     async def close(self) -> None:
         """Say ``bye`` and end :meth:`updates`; waits up to ``close_timeout`` for the server's
@@ -200,48 +166,51 @@ class ChatConnection:
     async def updates(self) -> AsyncIterator[list[NetEvent]]:
         """Run the session, yielding what happens in batches; ends once closed for good."""
         attempt = 0
-        registered_once = False
         try:
             while not self.is_closing():
                 self.state = LinkState.CONNECTING
                 yield [Connecting(self._address, attempt)]
+                registered_before = self.resume.registered
                 try:
                     reader, welcome, early = await self._register()
-                except _LinkLostError as lost:
-                    if not registered_once or lost.code in _FINAL_CODES:
+                except LinkLostError as lost:
+                    if not registered_before or lost.code in _FINAL_CODES:
                         self.state = LinkState.CLOSED
-                        yield [Disconnected(lost.reason, None, lost.code)]
+                        yield [Disconnected(lost.reason, None, lost.code, self._unsent())]
                         return
                     reason, code = lost.reason, lost.code
                 else:
                     self.state = LinkState.ONLINE
-                    yield [Registered(welcome, registered_once), *early]
-                    registered_once = True
+                    yield [Registered(welcome, registered_before), *early]
                     attempt = 0
-                    self._flush_outbox()
+                    for say in self.outbox.drain():
+                        self._write_say(say)
                     try:
                         while True:
                             events = await self._receive(reader)
                             if events:
                                 yield events
-                    except _LinkLostError as lost:
+                    except LinkLostError as lost:
                         reason, code = lost.reason, lost.code
                 self._drop_writer()
+                self.outbox.connection_lost()
                 if self.is_closing():  # close() was called while we were connected or connecting
                     break
                 delay = self.backoff.delay(attempt, self._rand)
                 attempt += 1
                 self.state = LinkState.OFFLINE
-                unconfirmed = tuple(self._unacked)
-                self._unacked.clear()
-                yield [Disconnected(reason, delay, code, unconfirmed)]
-                await self._sleep(delay)
+                yield [Disconnected(reason, delay, code)]
+                await self.wait_to_retry(delay)
             self.state = LinkState.CLOSED
-            yield [Disconnected("you left", None)]
+            yield [Disconnected("you left", None, None, self._unsent())]
         finally:
             self.state = LinkState.CLOSED
             self._drop_writer()
             self._finished.set()
+
+    def _unsent(self) -> tuple[str, ...]:
+        self.outbox.connection_lost()
+        return self.outbox.pending_ids()
 
     async def _register(self) -> tuple[asyncio.StreamReader, Welcome, list[NetEvent]]:
         """Connect and say hello; return the reader, the welcome, and anything after it."""
@@ -250,11 +219,11 @@ class ChatConnection:
             async with asyncio.timeout(self.connect_timeout):
                 reader, writer = await asyncio.open_connection(address.host, address.port)
         except OSError as error:  # TimeoutError is an OSError too
-            raise _LinkLostError(describe_os_error(error, address)) from None
+            raise LinkLostError(describe_os_error(error, address)) from None
         self._writer = writer
         self._decoder = Decoder(MAX_SERVER_FRAME_BYTES, types=ServerMessage)
         self._ping_out = False
-        self._write(Hello(name=self._name))
+        self._write(self.resume.hello(self._name))
         try:
             async with asyncio.timeout(self.connect_timeout):
                 while True:
@@ -262,13 +231,14 @@ class ChatConnection:
                     for index, message in enumerate(messages):
                         if isinstance(message, Welcome):
                             self._name = message.name
+                            self.resume.welcome(message)
                             return reader, message, self._handle(messages[index + 1 :])
                         if isinstance(message, Error):
-                            raise _LinkLostError(message.detail or message.code, message.code)
+                            raise LinkLostError(message.detail or message.code, message.code)
                         if isinstance(message, Bye):
-                            raise _LinkLostError(_farewell(message.reason))
+                            raise LinkLostError(farewell(message.reason))
         except TimeoutError:
-            raise _LinkLostError(
+            raise LinkLostError(
                 f"{address} did not answer hello (is it a wirechat server?)"
             ) from None
 
@@ -280,7 +250,7 @@ class ChatConnection:
                 messages = await self._read(reader)
         except TimeoutError:
             if self._ping_out:
-                raise _LinkLostError(
+                raise LinkLostError(
                     f"no answer from the server for {2 * self.keepalive:g} s"
                 ) from None
             self._ping_out = True
@@ -290,18 +260,18 @@ class ChatConnection:
         return self._handle(messages)
 
     async def _read(self, reader: asyncio.StreamReader) -> list[ServerMessage]:
-        """Read once and decode; raises :class:`_LinkLostError` at EOF or a fatal protocol error."""
+        """Read once and decode; raises :class:`LinkLostError` at EOF or a fatal protocol error."""
         try:
             data = await reader.read(READ_CHUNK)
         except OSError as error:
-            raise _LinkLostError(f"the connection broke: {error.strerror or error}") from None
+            raise LinkLostError(f"the connection broke: {error.strerror or error}") from None
         if not data:
-            raise _LinkLostError("the server closed the connection")
+            raise LinkLostError("the server closed the connection")
         try:
             return self._decoder.feed(data)  # type: ignore[return-value]
         except ProtocolError as error:
             if error.fatal:
-                raise _LinkLostError(
+                raise LinkLostError(
                     f"the server sent something unreadable ({error.code})"
                 ) from None
             # A bad frame is skipped; what followed it in the same read is still good.
@@ -315,7 +285,7 @@ class ChatConnection:
             return error.messages  # type: ignore[return-value]
 
     def _handle(self, messages: list[ServerMessage]) -> list[NetEvent]:
-        """Answer pings, settle acks; return the events the user should see."""
+        """Answer pings, settle acks, keep the cursors; return the events the user should see."""
         events: list[NetEvent] = []
         for message in messages:
             match message:
@@ -323,25 +293,48 @@ class ChatConnection:
                     self._write(Pong(token=token))
                 case Pong() | Welcome():
                     pass
+                case Message():
+                    self.resume.message(message)
+                    events.append(message)
                 case Ack(client_id=client_id):
-                    if client_id is not None:
-                        self._unacked.pop(client_id, None)
+                    said = self.outbox.settle(client_id)
+                    if said is not None:
+                        self.resume.acked(said, message)
+                    events.append(message)
+                case History():
+                    events.append(self._page(message))
+                case RoomInfo():
+                    self.resume.room_info(message)
+                    events.append(message)
+                case Left(name=name, reason=LeaveReason.PART, room=room) if (
+                    room is not None and name_key(name) == name_key(self._name)
+                ):
+                    self.resume.parted(room)
                     events.append(message)
                 case Bye(reason=reason):
-                    raise _LinkLostError(_farewell(reason))
+                    raise LinkLostError(farewell(reason))
                 case Error(fatal=True, code=code, detail=detail):
-                    raise _LinkLostError(f"{detail or code}", code)
+                    raise LinkLostError(f"{detail or code}", code)
                 case Error(client_id=client_id) if client_id is not None:
-                    # The server refused that line: it is settled, not "unconfirmed".
-                    self._unacked.pop(client_id, None)
+                    # The server refused that line: it is settled, never to be sent again.
+                    self.outbox.settle(client_id)
+                    events.append(message)
+                case Error(code=code) if code in _PAGE_ERRORS:
+                    self.resume.page_failed()
                     events.append(message)
                 case _:
                     events.append(message)
         return events
 
+    def _page(self, page: History) -> HistoryPage:
+        kind, follow = self.resume.history(page)
+        if follow is not None:
+            self._write(follow)  # catching up: the next page of what we missed
+        return HistoryPage(page.room, page.messages, page.more, kind)
+
     # -- output ------------------------------------------------------------------------------
 
-    def _write(self, message: Hello | Say | Who | Ping | Pong | Bye) -> bool:
+    def _write(self, message: ClientMessage) -> bool:
         writer = self._writer
         if writer is None or writer.is_closing():
             return False
@@ -349,21 +342,18 @@ class ChatConnection:
         return True
 
     def _write_say(self, say: Say) -> None:
-        if self._write(say):
-            assert say.client_id is not None
-            self._unacked[say.client_id] = say
-
-    def _flush_outbox(self) -> None:
-        while self._outbox:
-            self._write_say(self._outbox.popleft())
+        # In flight even if the writer is already closing: the loss puts it back in the queue.
+        self.outbox.sent(say)
+        self._write(say)
 
     def _drop_writer(self) -> None:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
 
-    async def _sleep(self, delay: float) -> None:
-        """Wait ``delay`` seconds, or less if :meth:`close` is called meanwhile."""
+    async def wait_to_retry(self, delay: float) -> None:
+        """Wait ``delay`` seconds before reconnecting, or less if :meth:`close` is called
+        meanwhile (tests hold a reconnection back by overriding this)."""
         self._wake.clear()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(delay):

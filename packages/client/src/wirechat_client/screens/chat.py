@@ -2,14 +2,16 @@
 
 It owns no connection. The App hands it batches of events (:meth:`ChatScreen.show`) and our
 own lines (:meth:`ChatScreen.add_own`); what the user asks for goes up to the App as the
-messages of :mod:`wirechat_client.messages`.
+messages of :mod:`wirechat_client.messages`. Which conversation an event belongs to is the
+business of :class:`~wirechat_client.feed.Feed`; this screen keeps the widgets in step with
+the conversation shown.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import date, datetime, tzinfo
-from typing import ClassVar, Final
+from datetime import tzinfo
+from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,50 +19,44 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Input
 
-from wirechat_common import MAX_TEXT_BYTES, Ack, Error, Joined, LeaveReason, Left, Message, Users
+from wirechat_common import (
+    DEFAULT_ROOM,
+    MAX_TEXT_BYTES,
+    GetHistory,
+)
 
 from ..address import Address
-from ..commands import Invalid, Run, Send, help_lines, parse_line
-from ..events import Connecting, Disconnected, LinkState, NetEvent, Registered
-from ..lines import LineKind, LogEntry, make_entry, mentions
-from ..messages import QuitRequested, SendRequested, WhoRequested
+from ..commands import Run, help_lines, parse_line
+from ..conversation import Conversation, Kind
+from ..conversations import Conversations
+from ..events import Connecting, Disconnected, LinkState, NetEvent, Registered, Request
+from ..feed import Feed, here
+from ..line_actions import LineActions
+from ..lines import LineKind
+from ..messages import ServerRequested
 from ..widgets.chat_input import ChatInput
 from ..widgets.chat_log import ChatLog
+from ..widgets.room_list import RoomItem, RoomList
 from ..widgets.status_bar import StatusBar
+from ..widgets.topic_bar import TopicBar
 from ..widgets.unread_badge import UnreadBadge
 from ..widgets.user_list import UserList
 
-#: Names listed in a "N here: ..." line before "and N more".
-NAMES_SHOWN: Final = 20
-
-_LEFT_WORDS: Final[dict[str, str]] = {
-    LeaveReason.QUIT: "left",
-    LeaveReason.DROPPED: "left (connection lost)",
-    LeaveReason.TIMEOUT: "left (timed out)",
-    LeaveReason.TOO_SLOW: "left (too slow to keep up)",
-    LeaveReason.FLOOD: "left (cut off for flooding)",
-    LeaveReason.KICKED: "left (kicked)",
-    LeaveReason.SHUTDOWN: "left (server shutting down)",
-}
-
-
-def _here(names: Sequence[str]) -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
-    if len(names) > NAMES_SHOWN:
-        shown += f" and {len(names) - NAMES_SHOWN} more"
-    return f"{len(names)} here: {shown}"
-
 
 class ChatScreen(Screen[None]):
-    """Log, user list and input, under a status bar."""
+    """Conversation list, topic, log, user list and input, under a status bar."""
 
-    # Under 64 columns the user list gives its room to the log (F2 still shows it).
+    # Under 64 columns the lists give their room to the log (F2 and F3 still show them).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (64, "-wide")]
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help"),
-        Binding("f2", "toggle_users", "Users"),
-        Binding("ctrl+l", "clear", "Clear"),
+        Binding("alt+up", "step(-1)", "Prev room", key_display="⌥↑"),
+        Binding("alt+down", "step(1)", "Next room", key_display="⌥↓"),
+        Binding("ctrl+n", "step(1)", "Next room", show=False),
+        Binding("f2", "toggle_users", "Users", show=False),
+        Binding("f3", "toggle_rooms", "Rooms", show=False),
+        Binding("ctrl+l", "clear", "Clear", show=False),
         Binding("pageup", "page(-1)", "Scroll up", show=False),
         Binding("pagedown", "page(1)", "Scroll down", show=False),
         Binding("ctrl+end", "latest", "Latest", show=False),
@@ -72,35 +68,116 @@ class ChatScreen(Screen[None]):
         super().__init__()
         self.me = me
         self._clock = clock
+        self._tz = tz
         self._max_text_bytes = MAX_TEXT_BYTES
-        self._pending: dict[str, LogEntry] = {}  # client_id -> our line awaiting its ack
-        self._day: date | None = None  # the day of the last dated line shown
+        self.max_history = 0
         self._offline = False  # the loss was reported; retries fail quietly until back
+        self._early_logs: list[ChatLog] = []  # made before the screen was mounted
+        self._logs = Vertical(id="logs")
         self.status_bar = StatusBar(id="status")
         self.status_bar.server = str(address)
         self.status_bar.me = me
-        self.chat_log = ChatLog(tz=tz, id="log")
+        self.room_list = RoomList(id="rooms")
+        self.topic_bar = TopicBar(id="topic")
         self.unread_badge = UnreadBadge(id="unread")
         self.user_list = UserList(id="users")
+        self.conversations = Conversations(self._new_log, self._dropped, self.now)
+        self.feed = Feed(self.conversations, me)
+        self._actions = LineActions(self.conversations, self.feed, self.post_message)
         self.chat_input = ChatInput(
             lambda: self.user_list.names,
-            placeholder="Message everyone · /help for commands",
+            rooms=lambda: sorted({**self.feed.rooms, **self._joined_rooms()}.values()),
+            everyone=lambda: list(self.feed.everyone.values()),
+            placeholder="/help for commands",
             id="input",
         )
+        self._shown: Conversation | None = None
+        self._shown_users: tuple[str, int, str] | None = None
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
         with Horizontal(id="body"):
+            yield self.room_list
             with Vertical(id="log-pane"):
-                yield self.chat_log
+                yield self.topic_bar
+                with self._logs:
+                    yield from self._early_logs
                 yield self.unread_badge
             yield self.user_list
         yield self.chat_input
         yield Footer()
 
     def on_mount(self) -> None:
+        self._early_logs.clear()
         self.chat_input.focus()
-        self.app.theme_changed_signal.subscribe(self, lambda _: self.user_list.refresh_colors())
+        self.app.theme_changed_signal.subscribe(self, lambda _: self._recolor())
+        self._sync()
+
+    def _recolor(self) -> None:
+        self.user_list.refresh_colors()
+        self.room_list.refresh_colors()
+
+    # -- the conversations' widgets -----------------------------------------------------------
+
+    def _new_log(self) -> ChatLog:
+        log = ChatLog(tz=self._tz)
+        log.display = False
+        if self.is_mounted:
+            self._logs.mount(log)
+        else:
+            self._early_logs.append(log)
+        return log
+
+    def _dropped(self, conversation: Conversation) -> None:
+        conversation.log.remove()
+
+    @property
+    def current(self) -> Conversation:
+        return self.conversations.current
+
+    @property
+    def chat_log(self) -> ChatLog:
+        """The log shown."""
+        return self.conversations.current.log
+
+    def _joined_rooms(self) -> dict[str, str]:
+        return {c.key: c.name for c in self.conversations.listed() if c.kind is Kind.ROOM}
+
+    def _sync(self) -> None:
+        """Bring the widgets in step with the conversations (after any change)."""
+        current = self.conversations.current
+        if current is not self._shown:
+            if self._shown is not None:
+                self._shown.log.display = False
+            current.log.display = True
+            self._shown = current
+            self.unread_badge.count = current.log.unread
+            self.chat_input.placeholder = {
+                Kind.ROOM: f"Message {current.name} · /help for commands",
+                Kind.DIRECT: f"Message {current.name} directly · /help for commands",
+                Kind.HOME: "/join #ROOM to talk · /help for commands",
+            }[current.kind]
+        current.seen()
+        self.room_list.show(
+            [
+                RoomItem(c.key, c.name, c.kind is Kind.DIRECT, c.unread, c.mentioned)
+                for c in self.conversations.listed()
+            ],
+            current.key,
+        )
+        users = current.users if current.kind is Kind.ROOM else []
+        if current.kind is Kind.DIRECT:
+            users = sorted({self.me, current.name}, key=str.lower)
+        signature = (current.key, current.users_version, self.me)
+        if signature != self._shown_users:
+            self._shown_users = signature
+            self.user_list.set_users(users, self.me)
+        hint = {
+            Kind.ROOM: "no topic (/topic TEXT sets one)",
+            Kind.DIRECT: "direct messages",
+            Kind.HOME: "not in any room: /join #ROOM",
+        }[current.kind]
+        self.topic_bar.show(current.name, current.topic, hint)
 
     # -- data from the App ------------------------------------------------------------------
 
@@ -108,112 +185,87 @@ class ChatScreen(Screen[None]):
         return int(self._clock() * 1000)
 
     def note(self, text: str, kind: LineKind = LineKind.INFO) -> None:
-        """A local line: help, a refused command, a network notice."""
-        self.chat_log.append(make_entry(kind, text, ts=self.now()))
+        """A local line in the conversation shown: help, a refused command, a notice."""
+        self.current.note(text, kind)
 
-    def add_own(self, text: str, action: bool, client_id: str) -> None:
+    def add_own(self, conversation: str, text: str, action: bool, client_id: str) -> None:
         """Show a line we sent; its time appears when the server acknowledges it."""
-        entry = make_entry(
-            LineKind.ACTION if action else LineKind.MESSAGE, text, nick=self.me, own=True
+        self.feed.add_own(
+            self.conversations.get(conversation) or self.current, text, action, client_id
         )
-        self._pending[client_id] = entry
-        self.chat_log.append(entry)
+
+    def request_failed(self, request: Request) -> None:
+        """The App could not send ``request``: we are offline."""
+        if isinstance(request, GetHistory):
+            for conversation in self.conversations.all():
+                if conversation.target == request.room:
+                    conversation.stop_loading()
+            return
+        self.note("Offline: try again once reconnected.", LineKind.ERROR)
 
     def show(self, events: Sequence[NetEvent]) -> None:
-        """Show a batch of network events: one log update for the whole batch."""
-        entries: list[LogEntry] = []
+        """Show a batch of network events (messages: one log update per conversation)."""
         for event in events:
-            entry = self._entry_for(event)
-            if entry is not None:
-                entries.extend(self._dated(entry))
-        self.chat_log.extend(entries)
+            match event:
+                case Registered():
+                    self.feed.flush()
+                    self._registered(event)
+                case Connecting(attempt=attempt):
+                    detail = f"attempt {attempt + 1}" if attempt else ""
+                    self._set_state(LinkState.CONNECTING, detail)
+                case Disconnected():
+                    self.feed.flush()
+                    self._disconnected(event)
+                case _:
+                    self.feed.show(event)
+        self.feed.flush()
+        self._sync()
 
-    def _dated(self, entry: LogEntry) -> list[LogEntry]:
-        """``entry``, after a "day changed" line if it is the first of a new day (times in
-        the log show only hours and minutes)."""
-        if entry.ts is None:
-            return [entry]
-        day = datetime.fromtimestamp(entry.ts / 1000, self.chat_log.tz).date()
-        previous, self._day = self._day, day
-        if previous is None or day == previous:
-            return [entry]
-        change = make_entry(LineKind.INFO, f"Day changed to {day:%A %-d %B %Y}", ts=entry.ts)
-        return [change, entry]
-
-    def _entry_for(self, event: NetEvent) -> LogEntry | None:
-        match event:
-            case Message(sender=sender, text=text, action=action, ts=ts):
-                kind = LineKind.ACTION if action else LineKind.MESSAGE
-                return make_entry(kind, text, nick=sender, ts=ts, mention=mentions(text, self.me))
-            case Ack(client_id=client_id, ts=ts):
-                entry = self._pending.pop(client_id or "", None)
-                if entry is not None:
-                    entry.ts = ts
-                    self.chat_log.redraw(entry)
-            case Joined(name=name, ts=ts):
-                self.user_list.add_user(name)
-                return make_entry(LineKind.JOIN, "joined", nick=name, ts=ts)
-            case Left(name=name, reason=reason, ts=ts):
-                self.user_list.remove_user(name)
-                # Reasons are open-ended: one this client does not know is shown as it is.
-                words = _LEFT_WORDS.get(reason, f"left ({reason})")
-                return make_entry(LineKind.LEAVE, words, nick=name, ts=ts)
-            case Users(users=users):
-                self.user_list.set_users(users)
-                return make_entry(LineKind.INFO, _here(users), ts=self.now())
-            case Error(code=code, detail=detail, client_id=client_id):
-                refused = self._pending.pop(client_id or "", None)
-                if refused is not None:  # that line of ours did not go out: show it as failed
-                    refused.failed = True
-                    self.chat_log.redraw(refused)
-                return make_entry(
-                    LineKind.ERROR, f"server: {detail or code} ({code})", ts=self.now()
-                )
-            case Registered():
-                return self._registered(event)
-            case Connecting(attempt=attempt):
-                self._set_state(LinkState.CONNECTING, f"attempt {attempt + 1}" if attempt else "")
-            case Disconnected():
-                return self._disconnected(event)
-        return None
-
-    def _registered(self, event: Registered) -> LogEntry:
+    def _registered(self, event: Registered) -> None:
         welcome = event.welcome
-        self.me = self.status_bar.me = welcome.name
+        self.me = self.feed.me = self.status_bar.me = welcome.name
         self._max_text_bytes = welcome.max_text_bytes or MAX_TEXT_BYTES
-        self.user_list.set_users(welcome.users, welcome.name)
+        self.max_history = welcome.max_history
+        self.feed.saw(welcome.users)
         self.user_list.remove_class("-offline")
         self._set_state(LinkState.ONLINE, "")
         self._offline = False
         if event.reconnected:
-            text = f"Reconnected as {welcome.name}. {_here(welcome.users)}."
-        else:
-            server = f" ({welcome.server})" if welcome.server else ""
-            text = (
-                f"Connected to {self.status_bar.server}{server} as {welcome.name}. "
-                f"{_here(welcome.users)}. Type /help for commands and keys."
-            )
-        return make_entry(LineKind.INFO, text, ts=self.now())
+            for conversation in self.conversations.all():
+                conversation.close_gap()
+            self.note(f"Reconnected as {welcome.name}.")
+            return
+        # A first hello puts us in the lobby (its room frame, if the server sends one, follows).
+        lobby = self.conversations.room(DEFAULT_ROOM)
+        lobby.joined = True
+        if not lobby.users:
+            lobby.set_users(welcome.users)
+        self.conversations.current = lobby
+        server = f" ({welcome.server})" if welcome.server else ""
+        lobby.note(
+            f"Connected to {self.status_bar.server}{server} as {welcome.name}. "
+            f"{here(welcome.users, 'online')}. Type /help for commands and keys."
+        )
 
-    def _disconnected(self, event: Disconnected) -> LogEntry | None:
-        for client_id in event.unconfirmed:
-            entry = self._pending.pop(client_id, None)
-            if entry is not None:
-                entry.failed = True
-                self.chat_log.redraw(entry)
+    def _disconnected(self, event: Disconnected) -> None:
         self.user_list.add_class("-offline")
+        for conversation in self.conversations.all():
+            conversation.stop_loading()  # that page will not come: scroll up again later
         if event.retry_in is None:
+            self.feed.give_up()
             self._set_state(LinkState.CLOSED, "")
-            return make_entry(LineKind.ERROR, f"Disconnected: {event.reason}.", ts=self.now())
+            self.note(f"Disconnected: {event.reason}.", LineKind.ERROR)
+            return
         self._set_state(LinkState.OFFLINE, f"retry in {event.retry_in:.1f} s")
         if self._offline:
-            return None  # a failed retry: the status bar says enough, the log stays readable
+            return  # a failed retry: the status bar says enough, the log stays readable
         self._offline = True
-        return make_entry(
-            LineKind.ERROR,
+        for conversation in self.conversations.all():
+            conversation.mark_gap()
+        self.note(
             f"Connection lost: {event.reason}. Reconnecting in {event.retry_in:.1f} s; "
             "you can keep typing.",
-            ts=self.now(),
+            LineKind.ERROR,
         )
 
     def _set_state(self, state: LinkState, detail: str) -> None:
@@ -230,43 +282,62 @@ class ChatScreen(Screen[None]):
         if parsed is None:
             return
         self.chat_input.remember(line)
-        match parsed:
-            case Send(text=text, action=action):
-                self.post_message(SendRequested(text, action))
-            case Invalid(reason=reason):
-                self.note(reason, LineKind.ERROR)
-            case Run(name="/help"):
-                self.action_help()
-            case Run(name="/clear"):
-                self.action_clear()
-            case Run(name="/who"):
-                self.post_message(WhoRequested())
-            case Run(name="/quit"):
-                self.post_message(QuitRequested())
+        if parsed == Run("/help"):
+            self.action_help()
+        elif parsed == Run("/clear"):
+            self.action_clear()
+        else:
+            self._actions.run(parsed)
+        self._sync()
+
+    # -- widgets' messages and key actions ----------------------------------------------------
+
+    def on_room_list_chosen(self, event: RoomList.Chosen) -> None:
+        chosen = self.conversations.get(event.key)
+        if chosen is not None:
+            self.conversations.current = chosen
+            self._sync()
+        self.chat_input.focus()
 
     def on_user_list_mention_requested(self, event: UserList.MentionRequested) -> None:
         self.chat_input.insert_mention(event.name)
 
     def on_chat_log_unread_changed(self, event: ChatLog.UnreadChanged) -> None:
-        self.unread_badge.count = event.count
+        if event.log is self.chat_log:
+            self.unread_badge.count = event.count
+
+    def on_chat_log_reached_top(self, event: ChatLog.ReachedTop) -> None:
+        if event.log is not self.chat_log:
+            return
+        request = self.current.want_older(self.max_history)
+        if request is not None:
+            self.post_message(ServerRequested(request))
 
     def on_unread_badge_pressed(self) -> None:
         self.action_latest()
 
     def action_help(self) -> None:
-        self.chat_log.extend(
-            make_entry(LineKind.INFO, line, ts=self.now()) for line in help_lines()
-        )
+        for line in help_lines():
+            self.note(line)
 
     def action_clear(self) -> None:
-        self._pending.clear()
-        self.chat_log.clear()
+        self.feed.forget(self.current)
+        self.current.clear()
+
+    def action_step(self, offset: int) -> None:
+        self.conversations.current = self.conversations.step(offset)
+        self._sync()
 
     def action_toggle_users(self) -> None:
         self.user_list.display = not self.user_list.display
 
+    def action_toggle_rooms(self) -> None:
+        self.room_list.display = not self.room_list.display
+
     def action_page(self, direction: int) -> None:
         if direction < 0:
+            if self.chat_log.scroll_y <= 0:
+                self.chat_log.reached_top()
             self.chat_log.scroll_page_up(animate=False)
         else:
             self.chat_log.scroll_page_down(animate=False)

@@ -1,4 +1,5 @@
-"""The line editor: Enter sends, Up/Down walk the history, Tab completes nicks and commands."""
+"""The line editor: Enter sends, Up/Down walk the history, Tab completes nicks, rooms and
+commands."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from ..history import InputHistory
 class ChatInput(Input):
     """An :class:`~textual.widgets.Input` with history and completion.
 
-    ``nicks`` is asked for the current names at each Tab, so completion follows presence.
+    ``nicks`` (the people of the conversation shown), ``rooms`` and ``everyone`` (all names
+    known, for ``/msg``) are asked at each Tab, so completion follows presence.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -30,6 +32,8 @@ class ChatInput(Input):
         self,
         nicks: Callable[[], Sequence[str]],
         *,
+        rooms: Callable[[], Sequence[str]] = tuple,
+        everyone: Callable[[], Sequence[str]] = tuple,
         placeholder: str = "",
         id: str | None = None,
     ) -> None:
@@ -37,6 +41,8 @@ class ChatInput(Input):
         self.history = InputHistory()
         self._completer = Completer()
         self._nicks = nicks
+        self._rooms = rooms
+        self._everyone = everyone
 
     def remember(self, line: str) -> None:
         """Record a submitted line in the history."""
@@ -54,7 +60,12 @@ class ChatInput(Input):
 
     def action_complete(self) -> None:
         result = self._completer.complete(
-            self.value, self.cursor_position, self._nicks(), list(COMMANDS)
+            self.value,
+            self.cursor_position,
+            self._nicks(),
+            list(COMMANDS),
+            self._rooms(),
+            self._everyone(),
         )
         if result is None:
             self.app.bell()

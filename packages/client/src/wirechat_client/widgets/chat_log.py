@@ -4,14 +4,16 @@ Why not ``RichLog`` or ``Log``: ``RichLog`` renders every write through the cons
 re-slices its whole line list on every write once it is full, never re-wraps on resize, and
 scrolls to the end on write whatever the user is reading; ``Log`` holds plain strings only (no
 per-nick colours). This widget (Textual's Line API, like ``Log``) keeps at most
-:data:`MAX_ENTRIES` entries; a batch of lines is wrapped once and costs one layout update; only
-the rows on screen are ever restyled; and it follows new lines only while the view is at the
-bottom. Scrolled up, new lines bump an unread count (the screen shows it) and the view does not
-move, even when old lines are dropped from the top. ``bench/client_log.py`` has the numbers.
+:data:`MAX_ENTRIES` entries, sorted by their ``order`` (message ids), each message id once; a
+batch of lines is wrapped once and costs one layout update; only the rows on screen are ever
+restyled; and it follows new lines only while the view is at the bottom. Scrolled up, new lines
+bump an unread count (the screen shows it) and the view does not move, even when old lines are
+dropped from the top or older history is put in above. ``bench/client_log.py`` has the numbers.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -25,15 +27,27 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..lines import DARK_PALETTE, LIGHT_PALETTE, LogEntry, Look, entry_height, render_entry
+from ..lines import (
+    DARK_PALETTE,
+    LIGHT_PALETTE,
+    PENDING,
+    LogEntry,
+    Look,
+    entry_height,
+    render_entry,
+)
 
 #: Entries kept in memory. 5,000 lines is hours of a busy room (about 2.5 MiB drawn), well past
 #: what anyone scrolls back through; older lines are dropped from the top.
 MAX_ENTRIES: Final = 5000
 
 
+def _order(entry: LogEntry) -> tuple[int, int]:
+    return entry.order
+
+
 class ChatLog(ScrollView, can_focus=False):
-    """The scrolling list of :class:`~wirechat_client.lines.LogEntry`.
+    """The scrolling list of :class:`~wirechat_client.lines.LogEntry`, in ``order``.
 
     Not focusable: clicks and the wheel scroll it while the keyboard stays in the input.
     """
@@ -66,6 +80,12 @@ class ChatLog(ScrollView, can_focus=False):
         log: ChatLog
         count: int
 
+    @dataclass
+    class ReachedTop(Message):
+        """The user scrolled to the top (or tried to scroll past it): time for older lines."""
+
+        log: ChatLog
+
     def __init__(
         self,
         *,
@@ -77,9 +97,9 @@ class ChatLog(ScrollView, can_focus=False):
         super().__init__(id=id, classes=classes)
         self.max_entries = max_entries
         self.tz = tz
-        self._entries: deque[LogEntry] = deque()
+        self._entries: list[LogEntry] = []  # sorted by order
+        self._ids: dict[int, LogEntry] = {}
         self._rows: deque[tuple[LogEntry, int]] = deque()  # (entry, row within it)
-        self._waiting: deque[LogEntry] = deque(maxlen=max_entries)  # before the width is known
         self._width = 0
         self._look: Look | None = None
         self._generation = 0  # bumped on restyle; entries drawn in an older one are redrawn
@@ -102,6 +122,23 @@ class ChatLog(ScrollView, can_focus=False):
         """Whether new lines scroll into view (the view is at the bottom)."""
         return self._follow
 
+    @property
+    def room_left(self) -> int:
+        """Entries that can still be added before the oldest are dropped."""
+        return max(0, self.max_entries - len(self._entries))
+
+    def find(self, message_id: int) -> LogEntry | None:
+        """The entry of message ``message_id``, if shown."""
+        return self._ids.get(message_id)
+
+    def newest_id(self) -> int:
+        """The highest message id shown (0: none)."""
+        return max(self._ids, default=0)
+
+    def oldest_id(self) -> int | None:
+        """The lowest message id shown."""
+        return next((entry.id for entry in self._entries if entry.id is not None), None)
+
     def lines_text(self) -> list[str]:
         """Every row as plain text (what a screen reader or a test sees)."""
         for entry in self._entries:
@@ -112,29 +149,96 @@ class ChatLog(ScrollView, can_focus=False):
     # -- writing ----------------------------------------------------------------------------
 
     def append(self, entry: LogEntry) -> None:
-        self.extend((entry,))
+        self.add((entry,))
 
     def extend(self, entries: Iterable[LogEntry]) -> None:
-        """Add entries at the bottom: drawn once, with one layout update for the batch."""
-        if not self._width:
-            self._waiting.extend(entries)
-            return
-        # Only the newest max_entries of a huge batch could survive: draw no more than those.
-        batch = deque(entries, maxlen=self.max_entries)
+        self.add(entries)
+
+    def add(self, entries: Iterable[LogEntry]) -> list[LogEntry]:
+        """Put entries in their place by ``order``, with one layout update for the batch; an
+        entry whose message id is already shown is skipped. Returns the entries placed."""
+        batch = list(entries)
+        if len(batch) > self.max_entries:  # only the newest could survive: measure no more
+            batch = sorted(batch, key=_order)[-self.max_entries :]
         if not batch:
-            return
-        follow = self._follow
+            return []
+        anchor = self._anchor()
+        old_count = len(self._entries)
+        old_last = self._entries[-1].order if self._entries else (-1, 0)
+        old_newest = self.newest_id()
+        first_changed = old_count
+        placed: list[LogEntry] = []
         for entry in batch:
-            self._measure(entry)
-            self._entries.append(entry)
-            self._rows.extend((entry, row) for row in range(entry.height))
-        removed = self._trim()
-        self._resize_virtual()
-        if follow:
-            self._move_to(self.max_scroll_y)
-        else:
-            self._move_to(self.scroll_y - removed)
-            self._set_unread(self._unread + sum(not entry.own for entry in batch))
+            if entry.id is not None:
+                if entry.id in self._ids:
+                    continue
+                self._ids[entry.id] = entry
+            if not self._entries or entry.order >= self._entries[-1].order:
+                self._entries.append(entry)
+            else:
+                index = bisect.bisect_right(self._entries, entry.order, key=_order)
+                self._entries.insert(index, entry)
+                first_changed = min(first_changed, index)
+            placed.append(entry)
+        if not placed:
+            return []
+        trimmed = self._trim()
+        removed = len(trimmed)
+        if self._width:
+            if first_changed >= old_count and not (removed and first_changed < removed):
+                self._append_rows(first_changed - removed, removed, anchor is None)
+            else:
+                self._relayout(anchor)
+        if not self._follow:
+            fresh = [
+                entry
+                for entry in placed
+                if not entry.own
+                and (entry.order >= old_last or (entry.id or 0) > old_newest)
+                and entry.order[0] < PENDING
+            ]
+            self._set_unread(self._unread + len(fresh))
+        self.refresh()
+        gone = {id(entry) for entry in trimmed}
+        return [entry for entry in placed if id(entry) not in gone]
+
+    def discard(self, entries: Iterable[LogEntry]) -> None:
+        """Take entries out of the log (the view stays on what it showed)."""
+        gone = {id(entry) for entry in entries}
+        if not gone:
+            return
+        anchor = self._anchor()
+        kept = [entry for entry in self._entries if id(entry) not in gone]
+        if len(kept) == len(self._entries):
+            return
+        for entry in self._entries:
+            if id(entry) in gone and entry.id is not None:
+                self._ids.pop(entry.id, None)
+        self._entries = kept
+        if self._width:
+            self._relayout(anchor)
+        self.refresh()
+
+    def reposition(self, entry: LogEntry) -> None:
+        """``entry``'s order or id changed (our line was acknowledged): move it if need be,
+        and draw it again."""
+        index = self._index_of(entry)
+        if index is None:
+            return
+        if entry.id is not None:
+            self._ids[entry.id] = entry
+        entries = self._entries
+        before_ok = index == 0 or entries[index - 1].order <= entry.order
+        after_ok = index == len(entries) - 1 or entry.order <= entries[index + 1].order
+        if before_ok and after_ok:
+            self.redraw(entry)
+            return
+        anchor = self._anchor()
+        del entries[index]
+        entries.insert(bisect.bisect_right(entries, entry.order, key=_order), entry)
+        entry.generation = -1
+        if self._width:
+            self._relayout(anchor)
         self.refresh()
 
     def redraw(self, entry: LogEntry) -> None:
@@ -145,13 +249,20 @@ class ChatLog(ScrollView, can_focus=False):
         entry.generation = -1
         self._measure(entry)
         if entry.height != height:
-            self._relayout()
+            self._relayout(self._anchor())
         self.refresh()
+
+    def forget_ids(self) -> None:
+        """The server's ids started again (a restart without storage): the entries shown keep
+        their place but no longer stand for an id, so new messages are not taken for them."""
+        for entry in self._entries:
+            entry.id = None
+        self._ids.clear()
 
     def clear(self) -> None:
         self._entries.clear()
+        self._ids.clear()
         self._rows.clear()
-        self._waiting.clear()
         self._resize_virtual()
         self._follow = True
         self._set_unread(0)
@@ -162,18 +273,20 @@ class ChatLog(ScrollView, can_focus=False):
         self._follow = True
         self._set_unread(0)
 
+    def reached_top(self) -> None:
+        """Tell the screen the user wants what is above the top, if the view is there."""
+        if self.scroll_y <= 0:
+            self.post_message(self.ReachedTop(self))
+
     # -- Textual hooks ----------------------------------------------------------------------
 
     def on_resize(self) -> None:
         width = self.scrollable_content_region.width
         if width and width != self._width:
+            first = not self._width
             self._width = width
             self._generation += 1  # every row was drawn for the old width
-            self._relayout()
-            if self._waiting:
-                waiting = list(self._waiting)
-                self._waiting.clear()
-                self.extend(waiting)
+            self._relayout(None if first else self._anchor())
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -199,6 +312,11 @@ class ChatLog(ScrollView, can_focus=False):
         self._follow = new_value >= self.max_scroll_y
         if self._follow:
             self._set_unread(0)
+        if new_value <= 0 < old_value:
+            self.post_message(self.ReachedTop(self))
+
+    def on_mouse_scroll_up(self) -> None:
+        self.reached_top()  # the wheel at the top: no scroll happens, but the wish is clear
 
     # -- internals --------------------------------------------------------------------------
 
@@ -240,28 +358,68 @@ class ChatLog(ScrollView, can_focus=False):
     def _measure(self, entry: LogEntry) -> None:
         entry.height = entry_height(entry, self._width)
 
-    def _trim(self) -> int:
-        """Drop the oldest entries past the cap; return how many rows went."""
-        removed = 0
-        while len(self._entries) > self.max_entries:
-            entry = self._entries.popleft()
-            for _ in entry.rows:
-                self._rows.popleft()
-            removed += len(entry.rows)
-        return removed
+    def _index_of(self, entry: LogEntry) -> int | None:
+        for index in range(len(self._entries) - 1, -1, -1):  # usually near the bottom
+            if self._entries[index] is entry:
+                return index
+        return None
 
-    def _relayout(self) -> None:
-        """Wrap everything again at the current width, keeping the top line in view."""
-        top = self._rows[self.scroll_offset.y][0] if self._rows and not self._follow else None
-        self._rows.clear()
-        new_top = 0
-        for entry in self._entries:
-            if entry is top:
-                new_top = len(self._rows)
+    def _trim(self) -> list[LogEntry]:
+        """Drop the oldest entries past the cap; return them."""
+        excess = len(self._entries) - self.max_entries
+        if excess <= 0:
+            return []
+        dropped = self._entries[:excess]
+        for entry in dropped:
+            if entry.id is not None:
+                self._ids.pop(entry.id, None)
+        del self._entries[:excess]
+        return dropped
+
+    def _append_rows(self, start: int, removed: int, follow: bool) -> None:
+        """The fast path: ``removed`` entries went from the top (their rows are the first
+        ones) and the entries from ``start`` on are new at the bottom."""
+        removed_rows = 0
+        while removed and self._rows:
+            entry, row = self._rows.popleft()
+            removed_rows += 1
+            if row == entry.height - 1:
+                removed -= 1
+        for entry in self._entries[start:]:
             self._measure(entry)
             self._rows.extend((entry, row) for row in range(entry.height))
         self._resize_virtual()
-        self._move_to(self.max_scroll_y if self._follow else new_top)
+        if follow:
+            self._move_to(self.max_scroll_y)
+        else:
+            self._move_to(self.scroll_y - removed_rows)
+
+    def _anchor(self) -> tuple[LogEntry, int] | None:
+        """What the view shows at its top (an entry and a row of it), or ``None`` while
+        following the bottom."""
+        if self._follow or not self._rows:
+            return None
+        top = min(self.scroll_offset.y, len(self._rows) - 1)
+        return self._rows[top]
+
+    def _relayout(self, anchor: tuple[LogEntry, int] | None) -> None:
+        """Wrap everything again at the current width, keeping ``anchor`` at the top of the
+        view (or, if it went, the entry that took its place)."""
+        self._rows.clear()
+        new_top = 0
+        found = anchor is None
+        for entry in self._entries:
+            if not found and anchor is not None:
+                if entry is anchor[0]:
+                    new_top, found = len(self._rows) + anchor[1], True
+                elif entry.order > anchor[0].order:
+                    new_top, found = len(self._rows), True
+            self._measure(entry)
+            self._rows.extend((entry, row) for row in range(entry.height))
+        if not found:
+            new_top = len(self._rows)
+        self._resize_virtual()
+        self._move_to(self.max_scroll_y if anchor is None else new_top)
 
     def _resize_virtual(self) -> None:
         self.virtual_size = Size(self._width, len(self._rows))

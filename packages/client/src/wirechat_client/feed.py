@@ -1,0 +1,270 @@
+"""The server's chat traffic, put into the right conversations.
+
+Messages go to their room, or to the conversation with the other person of a direct message;
+presence and topics to their room; our own lines wait in their conversation for the ack (or
+the refusal) that settles them. Answers with no conversation of their own (``/rooms``, errors)
+go to the conversation shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Final
+
+from wirechat_common import (
+    DEFAULT_ROOM,
+    Ack,
+    Error,
+    ErrorCode,
+    Joined,
+    LeaveReason,
+    Left,
+    Message,
+    RoomInfo,
+    RoomList,
+    Topic,
+    Users,
+    name_key,
+    room_key,
+    sanitize_text,
+)
+
+from .conversation import Conversation, message_entry
+from .conversations import Conversations
+from .events import HistoryPage, NetEvent
+from .lines import PENDING, LineKind, LogEntry, make_entry
+from .resume import ALL_DIRECT, PageKind
+
+_PAGE_ERRORS: Final = frozenset({ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.HISTORY_WINDOW_TOO_LARGE})
+
+#: Names listed in a "N here: ..." line before "and N more".
+NAMES_SHOWN: Final = 20
+
+_LEFT_WORDS: Final[dict[str, str]] = {
+    LeaveReason.QUIT: "left",
+    LeaveReason.PART: "left the room",
+    LeaveReason.DROPPED: "left (connection lost)",
+    LeaveReason.TIMEOUT: "left (timed out)",
+    LeaveReason.TOO_SLOW: "left (too slow to keep up)",
+    LeaveReason.FLOOD: "left (cut off for flooding)",
+    LeaveReason.KICKED: "left (kicked)",
+    LeaveReason.SHUTDOWN: "left (server shutting down)",
+}
+
+
+def here(names: Sequence[str], verb: str = "here") -> str:
+    shown = ", ".join(names[:NAMES_SHOWN])
+    if len(names) > NAMES_SHOWN:
+        shown += f" and {len(names) - NAMES_SHOWN} more"
+    return f"{len(names)} {verb}: {shown}"
+
+
+class Feed:
+    """Routes events to conversations; remembers our lines awaiting an answer."""
+
+    def __init__(self, conversations: Conversations, me: str) -> None:
+        self.conversations = conversations
+        self.me = me
+        self.everyone: dict[str, str] = {}  # every name seen, by key: for /msg completion
+        self.rooms: dict[str, str] = {}  # every room seen, by key: for /join completion
+        self.join_wanted: set[str] = set()  # rooms the user asked to join: shown once joined
+        self._pending: dict[str, tuple[Conversation, LogEntry]] = {}
+        self._batch: dict[Conversation, list[LogEntry]] = {}  # messages not yet shown
+
+    def saw(self, names: Iterable[str]) -> None:
+        for name in names:
+            self.everyone[name_key(name)] = sanitize_text(name)
+
+    # -- our own lines ------------------------------------------------------------------------
+
+    def add_own(self, conversation: Conversation, text: str, action: bool, client_id: str) -> None:
+        """Show a line we sent; its time appears when the server acknowledges it."""
+        kind = LineKind.ACTION if action else LineKind.MESSAGE
+        order = (PENDING, conversation.local_order()[1])
+        entry = make_entry(kind, text, nick=self.me, own=True, order=order)
+        self._pending[client_id] = (conversation, entry)
+        conversation.log.add((entry,))
+
+    def give_up(self) -> None:
+        """The connection is over for good: lines still waiting will not be confirmed."""
+        pending, self._pending = self._pending, {}
+        for conversation, entry in pending.values():
+            entry.failed = True
+            conversation.log.redraw(entry)
+
+    def forget(self, conversation: Conversation) -> None:
+        """``conversation`` was cleared or closed: stop waiting for answers about its lines."""
+        self._pending = {
+            client_id: waiting
+            for client_id, waiting in self._pending.items()
+            if waiting[0] is not conversation
+        }
+
+    # -- the server's traffic -----------------------------------------------------------------
+
+    def show(self, event: NetEvent) -> None:
+        """Show ``event``. Messages are gathered, so that a burst costs each log one update:
+        call :meth:`flush` at the end of a batch (any other event flushes them first)."""
+        if isinstance(event, Message):
+            conversation = self._conversation_of(event)
+            self._seen(event.sender)
+            self._batch.setdefault(conversation, []).append(message_entry(event, self.me))
+            return
+        self.flush()
+        match event:
+            case HistoryPage():
+                self._page(event)
+            case Ack(client_id=client_id, id=message_id, ts=ts, duplicate=duplicate):
+                waiting = self._pending.pop(client_id or "", None)
+                if waiting is not None:
+                    waiting[0].confirm(waiting[1], message_id, ts, duplicate)
+            case Error():
+                self._error(event)
+            case Joined():
+                self._joined(event)
+            case Left():
+                self._left(event)
+            case Users(users=users, room=room):
+                self._users(users, room)
+            case RoomInfo():
+                self._room_info(event)
+            case Topic():
+                self._topic(event)
+            case RoomList():
+                self._room_list(event)
+            case _:
+                pass
+
+    def _seen(self, name: str) -> None:
+        self.saw((name,))
+
+    def _presence(
+        self, conversation: Conversation, kind: LineKind, words: str, name: str, ts: int
+    ) -> None:
+        text = words if kind is not LineKind.INFO else f"{name} {words}"
+        entry = make_entry(kind, text, nick=name, ts=ts, order=conversation.local_order())
+        conversation.log.add((entry,))
+
+    def _conversation_of(self, message: Message) -> Conversation:
+        if message.to is None:
+            return self.conversations.room(message.room or DEFAULT_ROOM)
+        peer = message.to if name_key(message.sender) == name_key(self.me) else message.sender
+        self._seen(peer)
+        return self.conversations.direct(peer)
+
+    def flush(self) -> None:
+        """Show the messages gathered by :meth:`show`."""
+        batch, self._batch = self._batch, {}
+        for conversation, entries in batch.items():
+            current = conversation is self.conversations.current
+            conversation.add_messages(entries, count=not current, live=True)
+
+    def _page(self, page: HistoryPage) -> None:
+        count = page.kind is PageKind.MISSED
+        if page.room == ALL_DIRECT:  # all our direct messages: one conversation per peer
+            by_peer: dict[str, tuple[Conversation, list[LogEntry]]] = {}
+            for message in page.messages:
+                conversation = self._conversation_of(message)
+                by_peer.setdefault(conversation.key, (conversation, []))[1].append(
+                    message_entry(message, self.me)
+                )
+            for conversation, entries in by_peer.values():
+                current = conversation is self.conversations.current
+                conversation.add_messages(entries, count=count and not current)
+            return
+        if page.room.startswith("@"):
+            conversation = self.conversations.direct(page.room[1:])
+        else:
+            existing = self.conversations.find_room(page.room)
+            if existing is None:
+                return  # a room we left meanwhile
+            conversation = existing
+        entries = [message_entry(message, self.me) for message in page.messages]
+        current = conversation is self.conversations.current
+        if page.kind is PageKind.MISSED:
+            conversation.add_messages(entries, count=not current)
+        else:
+            rejoined = page.kind is PageKind.JOIN and conversation.rejoined
+            conversation.rejoined = False
+            conversation.older_page(entries, page.more, count=rejoined and not current)
+
+    def _error(self, error: Error) -> None:
+        waiting = self._pending.pop(error.client_id or "", None)
+        if waiting is not None:  # that line of ours did not go out
+            waiting[0].refuse(waiting[1], error.detail or error.code)
+            return
+        if error.code in _PAGE_ERRORS:  # a page that will not come: scroll up to try again
+            for conversation in self.conversations.all():
+                conversation.stop_loading()
+        self.conversations.current.note(
+            f"server: {error.detail or error.code} ({error.code})", LineKind.ERROR
+        )
+
+    def _joined(self, joined: Joined) -> None:
+        self._seen(joined.name)
+        conversation = self.conversations.find_room(joined.room or DEFAULT_ROOM)
+        if conversation is not None:
+            conversation.add_user(joined.name)
+            self._presence(conversation, LineKind.JOIN, "joined", joined.name, joined.ts)
+
+    def _topic(self, topic: Topic) -> None:
+        conversation = self.conversations.find_room(topic.room)
+        if conversation is not None:
+            conversation.topic = topic.topic
+            words = f"set the topic: {topic.topic}" if topic.topic else "cleared the topic"
+            self._presence(conversation, LineKind.INFO, words, topic.by, topic.ts)
+
+    def _left(self, left: Left) -> None:
+        conversation = self.conversations.find_room(left.room or DEFAULT_ROOM)
+        if conversation is None:
+            return
+        if name_key(left.name) == name_key(self.me) and left.reason == LeaveReason.PART:
+            self.forget(conversation)
+            self.conversations.drop(conversation)
+            self.conversations.current.note(f"You left {conversation.name}.")
+            return
+        conversation.remove_user(left.name)
+        # Reasons are open-ended: one this client does not know is shown as it is.
+        words = _LEFT_WORDS.get(left.reason, f"left ({left.reason})")
+        self._presence(conversation, LineKind.LEAVE, words, left.name, left.ts)
+
+    def _users(self, users: list[str], room: str | None) -> None:
+        for name in users:
+            self._seen(name)
+        conversation = self.conversations.find_room(room) if room else None
+        if conversation is None:
+            self.conversations.current.note(here(users, "connected"))
+            return
+        conversation.set_users(users)
+        conversation.note(here(users))
+
+    def _room_info(self, info: RoomInfo) -> None:
+        for name in info.users:
+            self._seen(name)
+        key = room_key(info.room)
+        self.rooms[key] = sanitize_text(info.room)
+        new = self.conversations.find_room(info.room) is None
+        conversation = self.conversations.room(info.room)
+        conversation.rejoined = not new  # its page, after a reconnection, is news
+        conversation.name = sanitize_text(info.room)
+        conversation.joined = True
+        conversation.set_users(info.users)
+        conversation.topic = info.topic
+        if key in self.join_wanted:
+            self.join_wanted.discard(key)
+            self.conversations.current = conversation
+        if new:
+            topic = f" Topic: {info.topic}" if info.topic else ""
+            conversation.note(f"You joined {info.room}. {here(info.users)}.{topic}")
+
+    def _room_list(self, room_list: RoomList) -> None:
+        lines = [f"{len(room_list.rooms)} rooms (/join #ROOM to join one):"]
+        for summary in room_list.rooms:
+            self.rooms[room_key(summary.room)] = sanitize_text(summary.room)
+            joined = " (joined)" if self.conversations.find_room(summary.room) else ""
+            topic = f": {summary.topic}" if summary.topic else ""
+            people = "1 user" if summary.users == 1 else f"{summary.users} users"
+            lines.append(f"  {summary.room} · {people}{joined}{topic}")
+        current = self.conversations.current
+        for line in lines:
+            current.note(line)
