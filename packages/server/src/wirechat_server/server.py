@@ -80,6 +80,10 @@ class ChatServer:
                 max_sessions=config.max_sessions,
             ),
         )
+        if self.store is None:
+            # No store to remember the last id: start from the clock (ms x 1000, well within
+            # 2**53), so ids keep growing across restarts and clients' resume cursors hold.
+            self.core.resume_ids(time.time_ns() // 1_000_000 * 1000)
         self._retention: asyncio.Task[None] | None = None
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
