@@ -28,6 +28,8 @@ from wirechat_client.events import HistoryPage
 from wirechat_client.resume import PageKind
 from wirechat_common import (
     Ack,
+    Error,
+    ErrorCode,
     GetHistory,
     History,
     Join,
@@ -247,6 +249,23 @@ async def test_the_loading_line_shows_until_the_page_comes() -> None:
         text = log_text(app)
         assert "loading" not in text
         assert text.index("m1") < text.index("m2") < text.index("m3")
+
+
+async def test_a_page_error_stops_loading_only_in_the_room_it_names() -> None:
+    peer = ScriptedConnection([welcome_script("alice", ["alice", "bob"])])
+    app = app_for(Address("chat.example", 5001), "alice", connect=peer.factory)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        chat.max_history = 100
+        old = [Message(id=n, ts=0, sender="bob", text=f"m{n}", room="#lobby") for n in range(2, 4)]
+        peer.push([HistoryPage("#lobby", old, True, PageKind.JOIN)])
+        await log_shows(pilot, app, "m3")
+        await pilot.press("pageup")
+        await log_shows(pilot, app, "— loading older messages… —")
+        peer.push([Error(code=ErrorCode.STORAGE_UNAVAILABLE, detail="disk trouble", room="#lobby")])
+        await log_shows(pilot, app, "server: disk trouble (storage_unavailable)")
+        assert not chat.current.loading
+        assert "loading older" not in log_text(app)
 
 
 async def test_a_line_the_server_cannot_store_is_refused_with_the_reason() -> None:

@@ -137,6 +137,7 @@ async def test_a_page_larger_than_max_history_is_refused() -> None:
         ):
             error = await alice.refused(request)
             assert (error.code, error.fatal) == (ErrorCode.HISTORY_WINDOW_TOO_LARGE, False)
+            assert error.room == request.room
         await alice.say("still fine")
         await alice.close()
 

@@ -354,7 +354,7 @@ async def test_too_many_rooms_for_one_user() -> None:
         await alice.join("#a")
         await alice.join("#b")
         error = await alice.refused(Join(room="#c"))
-        assert (error.code, error.fatal) == (ErrorCode.TOO_MANY_ROOMS, False)
+        assert (error.code, error.fatal, error.room) == (ErrorCode.TOO_MANY_ROOMS, False, "#c")
         # Joining one it is in is no new room; parting one makes room for another.
         await alice.join("#a")
         await alice.send(Part(room="#a"))
@@ -405,7 +405,7 @@ async def test_requests_about_a_room_not_joined_are_not_member() -> None:
         await alice.say("secret", room="#rust")
         await alice.drain()
         await carol.drain()
-        requests: list[AnyMessage] = [
+        requests: list[Say | Who | SetTopic | Part | GetHistory] = [
             Say(text="let me in", room="#rust", client_id="c1"),
             Say(text="nobody here", room="#nowhere", client_id="c2"),
             Who(room="#rust"),
@@ -419,6 +419,7 @@ async def test_requests_about_a_room_not_joined_are_not_member() -> None:
             assert (error.code, error.fatal) == (ErrorCode.NOT_MEMBER, False), request
             cid = request.client_id if isinstance(request, Say) else None
             assert error.client_id == cid
+            assert error.room == request.room  # which room it was about
         # Nothing of it reached alice; carol got nothing else.
         assert await quiet(alice) == []
         assert of_types(await carol.drain(), Message, History, Topic, Users, Left) == []

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, TypeAlias
+from typing import Final, Protocol, TypeAlias
 
 from wirechat_common import (
     Ack,
     Error,
+    ErrorCode,
     GetHistory,
     Join,
     Joined,
@@ -32,6 +33,9 @@ from wirechat_common import (
 
 from .address import Address
 from .resume import PageKind
+
+#: Errors (without a ``client_id``) that come instead of a ``history`` page.
+PAGE_ERRORS: Final = frozenset({ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.HISTORY_WINDOW_TOO_LARGE})
 
 
 class LinkState(StrEnum):

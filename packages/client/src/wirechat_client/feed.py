@@ -15,7 +15,6 @@ from wirechat_common import (
     DEFAULT_ROOM,
     Ack,
     Error,
-    ErrorCode,
     Joined,
     LeaveReason,
     Left,
@@ -31,11 +30,9 @@ from wirechat_common import (
 
 from .conversation import Conversation, message_entry
 from .conversations import Conversations
-from .events import HistoryPage, NetEvent
+from .events import PAGE_ERRORS, HistoryPage, NetEvent
 from .lines import PENDING, LineKind, LogEntry, make_entry
 from .resume import ALL_DIRECT, PageKind
-
-_PAGE_ERRORS: Final = frozenset({ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.HISTORY_WINDOW_TOO_LARGE})
 
 #: Names listed in a "N here: ..." line before "and N more".
 NAMES_SHOWN: Final = 20
@@ -193,12 +190,19 @@ class Feed:
         if waiting is not None:  # that line of ours did not go out
             waiting[0].refuse(waiting[1], error.detail or error.code)
             return
-        if error.code in _PAGE_ERRORS:  # a page that will not come: scroll up to try again
-            for conversation in self.conversations.all():
+        about = self._named(error.room) if error.room else None
+        if error.code in PAGE_ERRORS:  # a page that will not come: scroll up to try again
+            for conversation in [about] if about is not None else self.conversations.all():
                 conversation.stop_loading()
-        self.conversations.current.note(
+        (about or self.conversations.current).note(
             f"server: {error.detail or error.code} ({error.code})", LineKind.ERROR
         )
+
+    def _named(self, room: str) -> Conversation | None:
+        """The conversation an error names: a room, ``@peer``, or none for ``@``."""
+        if room.startswith("@"):
+            return self.conversations.find_direct(room[1:]) if len(room) > 1 else None
+        return self.conversations.find_room(room)
 
     def _joined(self, joined: Joined) -> None:
         self._seen(joined.name)

@@ -48,6 +48,7 @@ from wirechat_common import (
 
 from .address import Address
 from .events import (
+    PAGE_ERRORS,
     Connecting,
     Disconnected,
     HistoryPage,
@@ -70,9 +71,6 @@ READ_CHUNK: Final = 64 * 1024
 #: ``name_taken`` is retried: it is usually our own previous connection, which the server has
 #: not yet noticed is gone.
 _FINAL_CODES: Final = frozenset({ErrorCode.INVALID_NAME, ErrorCode.UNSUPPORTED_VERSION})
-
-#: Errors (without a ``client_id``) that come instead of a ``history`` page.
-_PAGE_ERRORS: Final = frozenset({ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.HISTORY_WINDOW_TOO_LARGE})
 
 
 class ChatConnection:
@@ -319,7 +317,7 @@ class ChatConnection:
                     # The server refused that line: it is settled, never to be sent again.
                     self.outbox.settle(client_id)
                     events.append(message)
-                case Error(code=code) if code in _PAGE_ERRORS:
+                case Error(code=code) if code in PAGE_ERRORS:
                     self.resume.page_failed()
                     events.append(message)
                 case _:

@@ -74,3 +74,5 @@ class ProtocolError(Exception):
         self.messages: list[AnyMessage] = []
         #: The ``client_id`` of the ``say`` refused, for the error frame to echo.
         self.client_id: str | None = None
+        #: The room (or conversation) the refused request was about, for the frame to echo.
+        self.room: str | None = None

@@ -290,13 +290,15 @@ class Error(_Frame, frozen=True, tag="error"):
     ``code`` is stable and machine-readable (see :class:`wirechat_common.errors.ErrorCode`),
     ``detail`` is for humans. ``fatal`` is true when the server closes the connection next.
     ``client_id`` is that of the ``say`` refused, when it carried one, so a client knows which
-    of its lines did not go out.
+    of its lines did not go out. ``room`` is the room (or ``@``, ``@peer``) the refused request
+    was about, when it named one: a page that will not come, a room that could not be joined.
     """
 
     code: str
     detail: str = ""
     fatal: bool = False
     client_id: Token | None = None
+    room: str | None = None
 
 
 # -- sent by both ------------------------------------------------------------------------------

@@ -189,6 +189,7 @@ class ChatCore:
         if room is None or room not in client.rooms:
             error = ProtocolError(ErrorCode.NOT_MEMBER, f"you are not in {name or DEFAULT_ROOM}")
             error.client_id = client_id
+            error.room = name or DEFAULT_ROOM
             raise error
         return room
 
@@ -241,7 +242,7 @@ class ChatCore:
             try:
                 room = self._enter(client, room_name)
             except ProtocolError as error:
-                errors.append(Error(code=error.code, detail=error.detail))
+                errors.append(Error(code=error.code, detail=error.detail, room=room_name))
                 continue
             frames.append(client.wire.render(self._room_info(room)))
             if last_id:
@@ -279,7 +280,11 @@ class ChatCore:
         """Join room ``name`` (creating it): ``room`` and ``history`` to the client, ``joined``
         to the others. Already in it: ``room`` and ``history`` again."""
         assert client.user is not None
-        room = self._enter(client, name)
+        try:
+            room = self._enter(client, name)
+        except ProtocolError as error:
+            error.room = name
+            raise
         recent = self._page_recent(room.key, room.name, self.settings.history_on_join, client.user)
         self._answer(client, [client.wire.render(self._room_info(room)), recent])
 
@@ -517,10 +522,12 @@ class ChatCore:
         if limit is None:
             limit = settings.history_on_join
         elif limit > settings.max_history:
-            raise ProtocolError(
+            error = ProtocolError(
                 ErrorCode.HISTORY_WINDOW_TOO_LARGE,
                 f"at most {settings.max_history} messages a page, not {limit}",
             )
+            error.room = conversation
+            raise error
         user = client.user
         assert user is not None
         if conversation.startswith("@"):
@@ -627,6 +634,7 @@ class ChatCore:
                         Error(
                             code=ErrorCode.STORAGE_UNAVAILABLE,
                             detail=f"the history of {frame[1]} cannot be read right now",
+                            room=frame[1],
                         )
                     )
                 )

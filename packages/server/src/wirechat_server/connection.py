@@ -265,7 +265,9 @@ class Connection(asyncio.Protocol):
             )
             self.close(reason, farewell=Error(code=error.code, detail=error.detail, fatal=True))
             return
-        self.send(Error(code=error.code, detail=error.detail, client_id=error.client_id))
+        self.send(
+            Error(code=error.code, detail=error.detail, client_id=error.client_id, room=error.room)
+        )
         self.errors_in_row += 1
         if self.errors_in_row >= self.config.max_consecutive_errors:
             self._refuse(
