@@ -106,13 +106,21 @@ async def running_server(
 
 
 async def push_until_closed(
-    target: Target, chunks: Iterable[bytes], timeout: float = WAIT
+    target: Target,
+    chunks: Iterable[bytes],
+    timeout: float = WAIT,
+    *,
+    first: bytes = b"",
+    until: bytes = b"",
 ) -> tuple[int, bytes]:
     """Send ``chunks`` on a raw socket until they run out or the server cuts the connection.
 
-    Returns how many bytes the kernel accepted before the send failed (or all of them) and
-    everything the server sent back before EOF or a reset. The loop yields between chunks, so
-    an in-process server reads each chunk before the next one is sent, as a remote one would.
+    With ``first``, send it before the chunks and wait until the server's output contains
+    ``until`` (say, the end of a registration) before going on; ``first`` is not counted.
+    Returns how many bytes of the chunks the kernel accepted before the send failed (or all of
+    them) and everything the server sent back before EOF or a reset. The loop yields between
+    chunks, so an in-process server reads each chunk before the next one is sent, as a remote
+    one would.
     """
     loop = asyncio.get_running_loop()
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -122,6 +130,13 @@ async def push_until_closed(
     try:
         async with asyncio.timeout(timeout):
             await loop.sock_connect(sock, address_of(target))
+            if first:
+                await loop.sock_sendall(sock, first)
+                while until not in received:
+                    data = await loop.sock_recv(sock, 65536)
+                    if not data:
+                        break
+                    received += data
             for chunk in chunks:
                 try:
                     await loop.sock_sendall(sock, chunk)
