@@ -105,17 +105,21 @@ async def test_every_acked_message_survives_kill_9_exactly_once(tmp_path: Path) 
     unacked: dict[str, list[str]] = {}  # sent in the last round, no ack before the kill
     stored: dict[tuple[str, str], int] = {}  # (sender, client_id) -> id, on disk after it
     floor = 0
+    sessions: dict[str, str] = {}  # sender -> its session token, kept across restarts
     for run in range(REPETITIONS):
         async with server_process("--data-dir", str(tmp_path), *SETTINGS) as server:
             progress = asyncio.Condition()
             streams = []
             for i in range(SENDERS):
                 name = f"sender{i}"
-                client = await Chat.hello(server.address, name)
+                client = await Chat.hello(server.address, name, session=sessions.get(name))
+                if name in sessions:  # sessions are saved, so the restart kept them
+                    assert client.session == sessions[name]
+                sessions[name] = client.session
                 # First what a client resends after a crash: its last acked lines, and those
-                # it never got an ack for. Recognised by sender and client_id (sessions do not
-                # survive a restart; ids do): a line stored before the kill is a duplicate
-                # with its id, whether or not its ack had gone out; one not stored is new.
+                # it never got an ack for. Recognised by sender and client_id within the
+                # session: a line stored before the kill is a duplicate with its id, whether
+                # or not its ack had gone out; one not stored is new.
                 resend = [c for n, c in acked_before if n == name][-3:] + unacked.get(name, [])
                 for cid in resend:
                     again = await client.say(cid, client_id=cid)

@@ -102,6 +102,14 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+def _unique_rooms(rooms: dict[str, int]) -> dict[str, int]:
+    """``hello``'s rooms with case variants of one room folded into the first one given."""
+    unique: dict[str, tuple[str, int]] = {}
+    for room, last_id in rooms.items():
+        unique.setdefault(room_key(room), (room, last_id))
+    return dict(unique.values())
+
+
 class ChatRoom(Room):
     """A room: fan-out's member sets plus its topic and who is in it (by user, not connection)."""
 
@@ -162,6 +170,10 @@ class ChatCore:
             ]
         )
 
+    def save_sessions(self) -> None:
+        """Save the sessions of everyone connected, as seen now."""
+        self._sessions.save_online()
+
     def _save_session(self, user: User, seen: float) -> None:
         assert self._store is not None
         expiry = seen - self.settings.session_ttl
@@ -169,6 +181,14 @@ class ChatCore:
             (user.key, user.name, user.token_hash, user.dm_floor, int(seen * 1000)),
             expire_before_ms=int(expiry * 1000),
         )
+
+    def _next_possible_id(self) -> int:
+        """An upper bound on the ids of messages already submitted: a session that starts now
+        may read direct messages above it, none of which was sent before it began."""
+        store = self._store
+        if store is None:
+            return self._delivered_id
+        return max(self._delivered_id, store.last_id) + store.pending
 
     # -- queries -----------------------------------------------------------------------------
 
@@ -211,17 +231,34 @@ class ChatCore:
         session), ``too_many_rooms`` if ``rooms`` lists more than a user may join.
         """
         settings = self.settings
-        if rooms is not None and len(rooms) > settings.max_rooms_per_user:
+        wanted = _unique_rooms(rooms) if rooms is not None else {DEFAULT_ROOM: 0}
+        if len(wanted) > settings.max_rooms_per_user:
             raise ProtocolError(
                 ErrorCode.TOO_MANY_ROOMS,
-                f"{len(rooms)} rooms asked for; at most {settings.max_rooms_per_user} at once",
+                f"{len(wanted)} rooms asked for; at most {settings.max_rooms_per_user} at once",
             )
-        user = self._sessions.claim(name, session, self._delivered_id)
+        user = self._sessions.claim(name, session, self._next_possible_id())
         client.user = user
         client.name = user.name
         if not user.connections:
             bisect.insort(self._roster, user.name, key=name_key)
         user.connections.append(client)
+        try:
+            self._welcome(client, user, wanted, dm_after, plain)
+        except BaseException:
+            # Whatever failed, the name must not stay taken by a connection that never made it.
+            self.leave(client, LeaveReason.DROPPED)
+            raise
+
+    def _welcome(
+        self,
+        client: Client,
+        user: User,
+        rooms: dict[str, int],
+        dm_after: int | None,
+        plain: bool,
+    ) -> None:
+        settings = self.settings
         welcome = Welcome(
             name=user.name,
             version=PROTOCOL_VERSION,
@@ -236,9 +273,14 @@ class ChatCore:
             max_rooms=settings.max_rooms_per_user,
         )
         recent = settings.plain_history_lines if plain else settings.history_on_join
+        # The whole answer holds at most max_history messages, shared among its pages (each
+        # says ``more`` if it stopped short): a hello naming many rooms cannot make the server
+        # build and buffer megabytes for one client.
+        pages = len(rooms) + (dm_after is not None)
+        share = max(1, settings.max_history // max(1, pages))
         frames: list[bytes | _Page] = [client.wire.render(welcome)]
         errors: list[AnyMessage] = []
-        for room_name, last_id in (rooms if rooms is not None else {DEFAULT_ROOM: 0}).items():
+        for room_name, last_id in rooms.items():
             try:
                 room = self._enter(client, room_name)
             except ProtocolError as error:
@@ -246,11 +288,11 @@ class ChatCore:
                 continue
             frames.append(client.wire.render(self._room_info(room)))
             if last_id:
-                frames.append(self._page_after(room.key, room.name, last_id, user))
+                frames.append(self._page_after(room.key, room.name, last_id, user, share))
             else:  # always a page, if only of 0: its ``more`` says whether there is history
-                frames.append(self._page_recent(room.key, room.name, recent, user))
+                frames.append(self._page_recent(room.key, room.name, min(recent, share), user))
         if dm_after is not None:
-            frames.append(self._page_after("@", "@", dm_after, user))
+            frames.append(self._page_after("@", "@", dm_after, user, share))
         frames.extend(client.wire.render(error) for error in errors)
         self._answer(client, frames)
 
@@ -433,11 +475,17 @@ class ChatCore:
                 action,
                 client_id,
             )
-            self._relay(client, target, AppendResult(stored, duplicate=False))
+            self._relay(client, user, target, AppendResult(stored, duplicate=False))
             return
         try:
             future = store.submit(
-                conversation, user.name, user.key, text, action=action, client_id=client_id
+                conversation,
+                user.name,
+                user.key,
+                text,
+                action=action,
+                client_id=client_id,
+                fresh_after=user.dm_floor,
             )
         except StoreBusy as exc:
             error = ProtocolError(ErrorCode.BUSY, f"too many messages wait for the disk ({exc})")
@@ -447,10 +495,15 @@ class ChatCore:
             error = ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, "the message could not be stored")
             error.client_id = client_id
             raise error from None
-        future.add_done_callback(functools.partial(self._stored, client, target, client_id))
+        future.add_done_callback(functools.partial(self._stored, client, user, target, client_id))
 
     def _stored(
-        self, client: Client, target: ChatRoom | User, client_id: str | None, future: object
+        self,
+        client: Client,
+        sender: User,
+        target: ChatRoom | User,
+        client_id: str | None,
+        future: object,
     ) -> None:
         # The store's done-callback: runs in id order, on the loop.
         assert hasattr(future, "result")
@@ -468,13 +521,20 @@ class ChatCore:
                     ),
                 )
             return
-        self._relay(client, target, result)
+        self._relay(client, sender, target, result)
 
-    def _relay(self, client: Client, target: ChatRoom | User, result: AppendResult) -> None:
+    def _relay(
+        self, client: Client, sender: User, target: ChatRoom | User, result: AppendResult
+    ) -> None:
+        # ``sender`` and ``target`` are the users as they were when the message was said: if a
+        # name changed hands meanwhile, its new holder is someone else and gets nothing.
         stored = result.message
         if not result.duplicate:
             self._delivered_id = max(self._delivered_id, stored.id)
             if isinstance(target, ChatRoom):
+                # The room as it is now: if it emptied and was made again meanwhile, its new
+                # members are owed the message (their join page stopped below it).
+                room = self._rooms.get(target.key)
                 message = Message(
                     id=stored.id,
                     ts=stored.ts,
@@ -483,7 +543,8 @@ class ChatCore:
                     action=stored.action,
                     room=target.name,
                 )
-                self.fanout.to_room(target, message, exclude=client)
+                if room is not None:
+                    self.fanout.to_room(room, message, exclude=client)
             else:
                 message = Message(
                     id=stored.id,
@@ -493,10 +554,7 @@ class ChatCore:
                     action=stored.action,
                     to=target.name,
                 )
-                sender = self._sessions.online(stored.sender_key)
-                recipients = set(target.connections)
-                if sender is not None:
-                    recipients.update(sender.connections)
+                recipients = {*target.connections, *sender.connections}
                 recipients.discard(client)
                 for recipient in recipients:
                     self.fanout.to_member(recipient, message)

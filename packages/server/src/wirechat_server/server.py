@@ -31,6 +31,9 @@ log: Final = logging.getLogger("wirechat.server")
 #: after a restart (the kernel caps it at net.core.somaxconn).
 LISTEN_BACKLOG: Final = 1024
 
+#: Seconds between saves of the sessions in use (see ``_sweep``): short next to session_ttl.
+SESSION_SAVE_INTERVAL: Final = 600.0
+
 
 def server_version() -> str:
     try:
@@ -161,10 +164,16 @@ class ChatServer:
         # One periodic pass over all connections is far cheaper than a timer per connection
         # re-armed on every message: O(connections) per interval, nothing per message.
         interval = self.config.sweep_interval
+        sessions_saved = self.loop.time()
         while True:
             await asyncio.sleep(interval)
             now = self.loop.time()
             self.admission.prune(now)
+            if now - sessions_saved > SESSION_SAVE_INTERVAL:
+                # Sessions in use are saved as seen now, so that one connected for longer than
+                # session_ttl is still valid after a crash.
+                sessions_saved = now
+                self.core.save_sessions()
             for connection in list(self.connections):
                 try:
                     connection.check_timers(now)
@@ -213,6 +222,7 @@ class ChatServer:
                     await task
         for connection in self.connections:
             connection.stop_reading()
+        self.core.save_sessions()  # as seen now: a restart finds them fresh
         if self.store is not None:
             # Messages already handed to the store are committed, then acked and relayed.
             await self.store.close()

@@ -129,6 +129,12 @@ class Sessions:
         self._save(user)
         self.expire()
 
+    def save_online(self) -> None:
+        """Save every online session as seen now (before a shutdown, and now and then, so that
+        a session in use does not expire on disk while its user is connected)."""
+        for user in self._online.values():
+            self._save(user)
+
     def _save(self, user: User) -> None:
         if self._persist is not None:
             self._persist(user, time.time())

@@ -239,14 +239,17 @@ class MessageStore:
         action: bool = False,
         client_id: str | None = None,
         ts: int | None = None,
+        fresh_after: int = 0,
     ) -> asyncio.Future[AppendResult]:
         """Queue a message; the future resolves once it is durable (or was stored before).
 
         Not a coroutine: protocol callbacks call it. The future fails with
         :class:`StoreUnavailable` if the commit fails. Raises :class:`StoreBusy` at once when
         ``max_pending`` submissions are unresolved, :class:`StoreClosed` when not running.
-        ``ts`` (ms since the epoch, UTC) defaults to now. Cancelling the future does not
-        withdraw the message.
+        ``ts`` (ms since the epoch, UTC) defaults to now. A message already stored with the same
+        ``client_id`` counts as a duplicate only if its id is above ``fresh_after`` (the first id
+        of the sender's session: a name's earlier holder cannot pre-empt its client ids).
+        Cancelling the future does not withdraw the message.
         """
         if not self._running:
             raise StoreClosed("the message store is not running")
@@ -259,7 +262,7 @@ class MessageStore:
         future: asyncio.Future[AppendResult] = loop.create_future()
         when = _now_ms() if ts is None else ts
         self._incoming.append(
-            Submission(future, room, sender, sender_key, text, action, client_id, when)
+            Submission(future, room, sender, sender_key, text, action, client_id, when, fresh_after)
         )
         self._outstanding += 1
         if not self._handoff_scheduled:

@@ -51,6 +51,9 @@ class Submission(NamedTuple):
     action: bool
     client_id: str | None
     ts: int
+    #: A stored message with the same client id and an id at or below this is not a duplicate:
+    #: it was sent before the sender's session began (by an earlier holder of the name).
+    fresh_after: int = 0
 
 
 @dataclass(slots=True)
@@ -247,7 +250,7 @@ class Writer:
             for sub in batch:
                 if sub.client_id is not None:
                     key = (sub.sender_key, sub.client_id)
-                    original = fresh.get(key) or self._original(conn, key, sub.ts)
+                    original = fresh.get(key) or self._original(conn, key, sub.ts, sub.fresh_after)
                     if original is not None:
                         outcomes.append((sub.future, AppendResult(original, duplicate=True)))
                         continue
@@ -271,15 +274,17 @@ class Writer:
         return outcomes
 
     def _original(
-        self, conn: sqlite3.Connection, key: tuple[str, str], ts: int
+        self, conn: sqlite3.Connection, key: tuple[str, str], ts: int, fresh_after: int
     ) -> StoredMessage | None:
-        """The message already stored under ``key`` within the window, if any."""
+        """The message already stored under ``key`` within the window and since the sender's
+        session began, if any."""
         row = conn.execute(store_sql.FIND_CLIENT_ID, key).fetchone()
         if row is None:
             return None
-        if ts - row[1] <= self._window_ms:
+        if ts - row[1] <= self._window_ms and row[0] > fresh_after:
             return StoredMessage.from_row(row)
-        # Past the window the client id may be used again: release it from the unique index.
+        # Past the window, or someone else's (an earlier holder of the name): the client id may
+        # be used again, so release it from the unique index.
         conn.execute(store_sql.FORGET_CLIENT_ID, (row[0],))
         return None
 
