@@ -20,6 +20,7 @@ from wirechat_server import store_sql
 from wirechat_server.store import (
     AppendResult,
     MessageStore,
+    PageQuery,
     StoreBusy,
     StoreClosed,
     StoreError,
@@ -318,6 +319,7 @@ async def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_messages(
     for statement in store_sql._SCHEMA_V1:  # exactly what version 1 created
         conn.execute(statement)
     conn.execute("INSERT INTO messages VALUES (7, 1000, '#lobby', 'Ann', 'ann', 'old', 0, 'c-7')")
+    conn.execute("INSERT INTO messages VALUES (6, 900, '@ann:bo', 'Bo', 'bo', 'psst', 0, NULL)")
     conn.execute("UPDATE meta SET value = 7 WHERE key = 'last_id'")
     conn.commit()
     conn.close()
@@ -327,6 +329,10 @@ async def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_messages(
         store.save_session(("ann", "Ann", b"h" * 32, 7, 2000), expire_before_ms=0)
         assert (await say(store, "new")).message.id == 8
         assert await store.load_sessions(0, 10) == [("ann", "Ann", b"h" * 32, 7, 2000)]
+        # Direct messages stored by version 1 are found as each party's.
+        for key in ("ann", "bo"):
+            (page,) = await store.pages([PageQuery("@", 0, 100, 10, True, dm_of=key)])
+            assert [m.text for m in page] == ["psst"]
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (2,)
     conn.close()

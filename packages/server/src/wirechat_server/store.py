@@ -396,7 +396,7 @@ class MessageStore:
             for query in queries:
                 if query.dm_of is not None:
                     sql = store_sql.PAGE_DM_DESC if query.newest else store_sql.PAGE_DM_ASC
-                    args: tuple[str | int, ...] = (query.dm_of, query.dm_of)
+                    args: tuple[str | int, ...] = (query.dm_of,)
                 else:
                     sql = store_sql.PAGE_ROOM_DESC if query.newest else store_sql.PAGE_ROOM_ASC
                     args = (query.room,)

@@ -12,6 +12,7 @@ Schema (version 2)::
         unique index (sender_key, client_id)        idempotent resend; partial: client_id set
     sessions(key TEXT PRIMARY KEY, name, token_hash, dm_floor, seen)      (since version 2)
         index (seen)                                expiry
+    dm_rooms(key, room, PRIMARY KEY (key, room))    a user's direct conversations (since 2)
 
 ``meta.last_id`` is the id high-water mark, written in the same transaction as the messages. It is
 needed because retention may delete a room's newest rows, even every row, and ids must never be
@@ -81,6 +82,16 @@ _SCHEMA_V2: Final = (
         seen       INTEGER NOT NULL
     ) WITHOUT ROWID""",
     "CREATE INDEX sessions_seen ON sessions (seen)",
+    # Who is in which direct conversation, so that "all of one's direct messages" reads only
+    # that user's conversations (through the (room, id) index), not every message stored.
+    """CREATE TABLE dm_rooms (
+        key  TEXT NOT NULL,
+        room TEXT NOT NULL,
+        PRIMARY KEY (key, room)
+    ) WITHOUT ROWID""",
+    """INSERT OR IGNORE INTO dm_rooms (key, room)
+        SELECT substr(room, 2, instr(room, ':') - 2), room FROM messages WHERE room GLOB '@*'
+        UNION SELECT substr(room, instr(room, ':') + 1), room FROM messages WHERE room GLOB '@*'""",
     "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
 )
 
@@ -112,13 +123,14 @@ PAGE_ROOM_DESC: Final = (
 PAGE_ROOM_ASC: Final = (
     f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id LIMIT ?"
 )
-_DM_OF = "(room GLOB '@' || ? || ':*' OR room GLOB '@*:' || ?)"
+_DM_OF = "room IN (SELECT room FROM dm_rooms WHERE key = ?)"
 PAGE_DM_DESC: Final = (
     f"SELECT {COLUMNS} FROM messages WHERE {_DM_OF} AND id > ? AND id < ? ORDER BY id DESC LIMIT ?"
 )
 PAGE_DM_ASC: Final = (
     f"SELECT {COLUMNS} FROM messages WHERE {_DM_OF} AND id > ? AND id < ? ORDER BY id LIMIT ?"
 )
+ADD_DM_ROOM: Final = "INSERT OR IGNORE INTO dm_rooms (key, room) VALUES (?, ?)"
 
 # Retention. Rows are read in rowid (= id) order, which needs no index on ts: ids follow time.
 _OLDEST: Final = "SELECT id, ts FROM messages WHERE id > ? ORDER BY id LIMIT ?"

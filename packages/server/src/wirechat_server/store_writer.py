@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from . import store_sql
-from .store_model import AppendResult, StoreClosed, StoredMessage, StoreUnavailable
+from .store_model import AppendResult, StoreClosed, StoredMessage, StoreUnavailable, dm_members
 from .store_sql import Row, Synchronous
 
 log: Final = logging.getLogger("wirechat.store")
@@ -265,6 +265,7 @@ class Writer:
             # Explicit ids from our counter (not SQLite's choice): they are known before the
             # insert, so the whole batch goes in with one executemany.
             conn.executemany(store_sql.INSERT, rows)
+            conn.executemany(store_sql.ADD_DM_ROOM, _dm_participants(rows))
             if rows:
                 conn.execute(store_sql.SET_LAST_ID, (last_id,))
             if self._before_commit is not None:
@@ -331,3 +332,13 @@ def _settle(future: asyncio.Future[int], outcome: int | BaseException) -> None:
         future.set_exception(outcome)
     else:
         future.set_result(outcome)
+
+
+def _dm_participants(rows: list[Row]) -> Iterator[tuple[str, str]]:
+    """(name key, conversation) for both parties of each direct message among ``rows``."""
+    for row in rows:
+        room = row[2]
+        members = dm_members(room)
+        if members is not None:
+            yield members[0], room
+            yield members[1], room
