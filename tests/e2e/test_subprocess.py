@@ -62,7 +62,8 @@ async def test_help_names_every_setting_with_its_flag_and_environment_variable()
     for item in dataclasses.fields(ServerConfig):
         assert flag_name(item.name) in out, item.name
         assert env_name(item.name) in out, item.name
-        assert f"(default: {item.default}; env {env_name(item.name)})" in " ".join(out.split())
+        shown = f"default: {item.default}; " if item.default != "" else ""  # empty: not shown
+        assert f"({shown}env {env_name(item.name)})" in " ".join(out.split())
 
 
 @pytest.mark.parametrize(

@@ -135,7 +135,10 @@ class ServerConfig:
         "no history, nothing survives a restart)",
     )
     data_dir: str = _setting(
-        "", "directory of the message database (default: $XDG_DATA_HOME/wirechat)", metavar="DIR"
+        "",
+        "directory of the message database, messages.sqlite3 (empty: $XDG_DATA_HOME/wirechat, "
+        "that is ~/.local/share/wirechat by default)",
+        metavar="DIR",
     )
     storage_sync: str = _setting(
         "full",
@@ -266,7 +269,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             metavar=item.metadata["metavar"] or item.name.split("_")[-1].upper(),
             choices=_CHOICES.get(item.name),
-            help=f"{item.metadata['help']} (default: {item.default}; env {env_name(item.name)})",
+            help=f"{item.metadata['help']} (default: {item.default}; env "
+            f"{env_name(item.name)})".replace("(default: ; ", "("),
         )
 
 
