@@ -29,6 +29,7 @@ from wirechat_common import (
     Ack,
     Decoder,
     Error,
+    ErrorCode,
     GetHistory,
     Hello,
     History,
@@ -424,4 +425,73 @@ async def test_ids_that_start_again_move_the_cursor_back() -> None:
             ({"#lobby": 7}, 9),
             ({"#lobby": 1}, 2),
         ]
+        await events.finish()
+
+
+async def test_a_catch_up_page_the_server_could_not_read_is_asked_for_again() -> None:
+    hellos: list[Hello] = []
+    asked: list[GetHistory] = []
+    cursors: list[int] = []
+    holder: list[ChatConnection] = []
+
+    async def failing(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        hellos.append(await read_hello(reader))
+        writer.write(
+            encode(Welcome(name="alice", users=["alice"], version=1, session="t", max_history=2))
+        )
+        if n == 0:
+            writer.write(room_frames("#lobby", 3))
+            return  # dropped
+        if n == 1:
+            failed = Error(code=ErrorCode.STORAGE_UNAVAILABLE, detail="disk", room="#lobby")
+            writer.write(encode(RoomInfo(room="#lobby", users=["alice"])) + encode(failed))
+            writer.write(encode(History(room="@", messages=[])) + live("#lobby", 9))
+            asked.append(await read_until(reader, GetHistory))  # after the backoff
+            cursor = holder[0].resume.cursor("#lobby")
+            assert cursor is not None
+            cursors.append(cursor.last)  # still before the hole, despite message 9
+            writer.write(encode(History(room="#lobby", messages=[], more=False)))
+            return
+        await reader.read(65536)
+
+    async with tcp_server(failing) as address:
+        events = Events(ChatConnection(address, "alice", backoff=FAST))
+        holder.append(events.connection)
+        await events.wait_for(Registered, 3)
+        assert asked == [GetHistory(room="#lobby", after=3, limit=2)]
+        assert cursors == [3]
+        # The page came: what arrived live meanwhile counts now.
+        assert [h.rooms for h in hellos] == [None, {"#lobby": 3}, {"#lobby": 9}]
+        errors = [e for e in events.seen if isinstance(e, Error)]
+        assert [e.room for e in errors] == ["#lobby"]  # shown, and then repaired
+        await events.finish()
+
+
+async def test_resends_are_paced_by_the_servers_burst_and_rate() -> None:
+    arrived: list[str] = []
+    waiting_after_burst: list[int] = []
+    holder: list[ChatConnection] = []
+
+    async def limited(n: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_hello(reader)
+        writer.write(
+            encode(Welcome(name="alice", users=["alice"], version=1, msg_burst=2, msg_rate=4.0))
+        )
+        for index in range(3):
+            say = await read_until(reader, Say)
+            arrived.append(say.text)
+            if index == 1:  # the burst is out: the third line waits its turn
+                waiting_after_burst.append(holder[0].outbox.waiting())
+            writer.write(encode(Ack(id=10 + index, ts=0, client_id=say.client_id)))
+        await reader.read(65536)
+
+    async with tcp_server(limited) as address:
+        connection = ChatConnection(address, "alice", backoff=FAST)
+        holder.append(connection)
+        for n in range(3):  # typed before the connection is up: queued
+            assert connection.say(f"line {n}")
+        events = Events(connection)
+        await events.wait_for(Ack, 3)
+        assert arrived == ["line 0", "line 1", "line 2"]
+        assert waiting_after_burst == [1]
         await events.finish()

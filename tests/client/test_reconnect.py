@@ -223,3 +223,27 @@ async def test_a_server_without_storage_restarting_its_ids_loses_no_line() -> No
                 await log_shows(pilot, app, "bob │ five")
                 assert entry_texts(app).index("four") < entry_texts(app).index("five")
                 await bob.close()
+
+
+async def test_lines_typed_offline_are_resent_within_the_rate_limit() -> None:
+    # Two requests at once, then 20 a second, and cut off past 0.2 s of backlog: eight lines
+    # sent at once after reconnecting would be a flood.
+    async with running_server(msg_burst=2, msg_rate=20, flood_backlog=0.2) as server:
+        bob = await NativeClient.connect(server, "bob")
+        app = app_for(server, "alice", connect=gated_connection)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await in_chat(pilot, app)
+            gate_of(app).clear()
+            cut(app)
+            await until(pilot, lambda: connection_of(app).state is LinkState.OFFLINE)
+            for n in range(8):
+                await submit(pilot, app, f"offline {n}")
+            gate_of(app).set()
+            heard = [m.text for m in await bob.collect(Message, 8)]
+            assert heard == [f"offline {n}" for n in range(8)]
+            await until(pilot, lambda: not len(connection_of(app).outbox))
+            assert connection_of(app).state is LinkState.ONLINE
+            assert "flood" not in log_text(app)
+            await bob.sync()
+            assert not [m for m in bob.inbox if isinstance(m, Message)]  # each once
+        await bob.close()

@@ -100,3 +100,22 @@ def test_the_outbox_resends_unacknowledged_lines_first_under_the_same_id() -> No
     assert not outbox.queue(outbox.new("five"))  # full
     assert [say.text for say in outbox.drain()] == ["two", "three", "four"]
     assert outbox.settle("nope") is None
+
+
+def test_a_refused_room_is_not_resumed_and_a_failed_catch_up_is_asked_again() -> None:
+    state = ResumeState()
+    registered(state, ("#lobby", 4), ("#dev", 6))
+    hello = state.hello("alice")
+    assert hello.rooms == {"#lobby": 4, "#dev": 6}
+    state.welcome(Welcome(name="alice", users=["alice"], version=1, session="s", max_history=5))
+    state.room_info(RoomInfo(room="#lobby", users=["alice"]))
+    state.page_failed("#lobby", retry=True)  # storage_unavailable for #lobby's missed page
+    state.refused("#dev")  # too_many_rooms for #dev
+    assert state.rooms == ["#lobby"]
+    state.message(Message(id=9, ts=0, sender="bob", text="live", room="#lobby"))
+    assert state.wants_retry()
+    assert state.retries() == [GetHistory(room="#lobby", after=4, limit=5)]
+    assert not state.wants_retry()
+    kind, follow = state.history(page("#lobby", 5))
+    assert (kind, follow) == (PageKind.MISSED, None)
+    assert state.hello("alice").rooms == {"#lobby": 9}

@@ -9,10 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.client.support import (
+    GatedConnection,
     ScriptedConnection,
     app_for,
     chat_of,
     current_name,
+    cut,
+    gated_connection,
     in_chat,
     listed,
     log_shows,
@@ -25,6 +28,7 @@ from tests.client.support import (
 from tests.helpers import NativeClient, running_server
 from wirechat_client.address import Address
 from wirechat_client.events import HistoryPage
+from wirechat_client.net import ChatConnection
 from wirechat_client.resume import PageKind
 from wirechat_common import (
     Ack,
@@ -290,3 +294,59 @@ async def test_a_line_the_server_cannot_store_is_refused_with_the_reason() -> No
             await until(pilot, lambda: chat.chat_log.entries[-1].id is not None)
             assert chat.chat_log.entries[-1].text == "works again"
             assert [e.text for e in chat.chat_log.entries[-2:]] == ["into the void", "works again"]
+
+
+async def test_a_join_past_the_room_limit_is_refused_where_it_was_asked() -> None:
+    async with running_server(max_rooms_per_user=2) as server:
+        app = app_for(server, "alice")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await in_chat(pilot, app)
+            await submit(pilot, app, "/join #a")  # #lobby and #a: the most allowed
+            await until(pilot, lambda: listed(app) == ["#a", "#lobby"])
+            await submit(pilot, app, "/join #b")
+            await log_shows(pilot, app, "Could not join #b:")
+            assert current_name(app) == "#a"  # said where it was asked, not elsewhere
+            assert "(too_many_rooms)" in log_text(app)
+            assert listed(app) == ["#a", "#lobby"]
+            connection = app.connection
+            assert isinstance(connection, ChatConnection)
+            assert connection.resume.rooms == ["#lobby", "#a"]  # #b is not resumed
+            assert not chat_of(app).feed.join_wanted
+
+
+async def test_a_room_refused_on_resuming_is_no_longer_joined() -> None:
+    # The server allows two rooms: while alice is away, #a empties and bob fills the second
+    # place, so her resume cannot recreate #a.
+    async with running_server(max_rooms=2) as server:
+        app = app_for(server, "alice", connect=gated_connection)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await in_chat(pilot, app)
+            await submit(pilot, app, "/join #a")
+            await until(pilot, lambda: listed(app) == ["#a", "#lobby"])
+            connection = app.connection
+            assert isinstance(connection, GatedConnection)
+            connection.gate.clear()
+            cut(app)
+            bob = await NativeClient.connect(server, "bob")
+            while True:  # until the server has noticed alice is gone (and #a with her)
+                await bob.send(Join(room="#x"))
+                answer = await bob.recv()
+                while not isinstance(answer, RoomInfo | Error):
+                    answer = await bob.recv()
+                if isinstance(answer, RoomInfo):
+                    break
+                await pilot.pause(0.02)
+            await bob.expect(History)
+            connection.gate.set()
+            await log_shows(pilot, app, "Not in this room:")
+            assert current_name(app) == "#a"
+            refusal = chat_of(app).chat_log.entries[-1].text
+            assert refusal.startswith("Not in this room: this server has as many rooms")
+            assert refusal.endswith("(too_many_rooms). /join #a to try again.")
+            assert "not in this room: /join #a" in topic_text(app)
+            assert connection.resume.rooms == ["#lobby"]  # the next resume will not ask
+            assert listed(app) == ["#a", "#lobby"]  # still readable
+            await submit(pilot, app, "anyone?")
+            await log_shows(pilot, app, "Not sent: you are not in #a. /join #a first.")
+            assert not len(connection.outbox)
+            await bob.close()

@@ -37,6 +37,18 @@ from .resume import PageKind
 #: Errors (without a ``client_id``) that come instead of a ``history`` page.
 PAGE_ERRORS: Final = frozenset({ErrorCode.STORAGE_UNAVAILABLE, ErrorCode.HISTORY_WINDOW_TOO_LARGE})
 
+#: Errors that, naming a room (``room`` set), mean we are not in it: refused in ``hello`` or
+#: ``join`` (``too_many_rooms``), or no longer a member (``not_member``).
+ROOM_REFUSALS: Final = frozenset({ErrorCode.TOO_MANY_ROOMS, ErrorCode.NOT_MEMBER})
+
+
+def refused_room(error: Error) -> str | None:
+    """The room ``error`` says we are not in, if it says so."""
+    room = error.room
+    if error.code in ROOM_REFUSALS and room is not None and room.startswith("#"):
+        return room
+    return None
+
 
 class LinkState(StrEnum):
     """Where the connection stands, as shown in the status bar."""

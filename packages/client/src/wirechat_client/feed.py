@@ -30,7 +30,7 @@ from wirechat_common import (
 
 from .conversation import Conversation, message_entry
 from .conversations import Conversations
-from .events import PAGE_ERRORS, HistoryPage, NetEvent
+from .events import PAGE_ERRORS, HistoryPage, NetEvent, refused_room
 from .lines import PENDING, LineKind, LogEntry, make_entry
 from .resume import ALL_DIRECT, PageKind
 
@@ -189,6 +189,11 @@ class Feed:
         waiting = self._pending.pop(error.client_id or "", None)
         if waiting is not None:  # that line of ours did not go out
             waiting[0].refuse(waiting[1], error.detail or error.code)
+        room = refused_room(error)
+        if room is not None:
+            self._not_in(room, error, noted=waiting is not None)
+            return
+        if waiting is not None:
             return
         about = self._named(error.room) if error.room else None
         if error.code in PAGE_ERRORS:  # a page that will not come: scroll up to try again
@@ -197,6 +202,28 @@ class Feed:
         (about or self.conversations.current).note(
             f"server: {error.detail or error.code} ({error.code})", LineKind.ERROR
         )
+
+    def _not_in(self, room: str, error: Error, *, noted: bool) -> None:
+        """The server says we are not in ``room`` (a join or resume refused, or not a member):
+        its conversation stays readable, but is no longer joined."""
+        self.join_wanted.discard(room_key(room))
+        detail = f"{error.detail or error.code} ({error.code})"
+        conversation = self.conversations.find_room(room)
+        if conversation is None:  # a join refused: there is nothing of it to show
+            self.conversations.current.note(
+                f"Could not join {sanitize_text(room)}: {detail}", LineKind.ERROR
+            )
+            return
+        was_joined = conversation.joined
+        conversation.joined = False
+        conversation.topic = ""
+        conversation.set_users(())
+        conversation.stop_loading()
+        if was_joined or not noted:
+            conversation.note(
+                f"Not in this room: {detail}. /join {conversation.name} to try again.",
+                LineKind.ERROR,
+            )
 
     def _named(self, room: str) -> Conversation | None:
         """The conversation an error names: a room, ``@peer``, or none for ``@``."""
@@ -247,7 +274,8 @@ class Feed:
             self._seen(name)
         key = room_key(info.room)
         self.rooms[key] = sanitize_text(info.room)
-        new = self.conversations.find_room(info.room) is None
+        existing = self.conversations.find_room(info.room)
+        new = existing is None or not existing.joined  # first time, or back after a refusal
         conversation = self.conversations.room(info.room)
         conversation.rejoined = not new  # its page, after a reconnection, is news
         conversation.name = sanitize_text(info.room)

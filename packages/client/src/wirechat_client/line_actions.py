@@ -65,7 +65,9 @@ class LineActions:
 
     def _say(self, text: str, action: bool) -> None:
         current = self.conversations.current
-        if current.kind is Kind.ROOM:
+        if current.kind is Kind.ROOM and not current.joined:
+            self._note(f"Not sent: you are not in {current.name}. /join {current.name} first.")
+        elif current.kind is Kind.ROOM:
             self.post_message(SendRequested(text, action, current.key, room=current.name))
         elif current.kind is Kind.DIRECT:
             self.post_message(SendRequested(text, action, current.key, to=current.name))

@@ -56,10 +56,11 @@ from .events import (
     NetEvent,
     Registered,
     Request,
+    refused_room,
 )
 from .link import Backoff, LinkLostError, describe_os_error, farewell
 from .outbox import Outbox
-from .resume import ResumeState
+from .resume import PageKind, ResumeState
 
 __all__ = ["READ_CHUNK", "Backoff", "ChatConnection", "describe_os_error"]
 
@@ -106,6 +107,8 @@ class ChatConnection:
         self._ping_out = False
         self._decoder = Decoder(MAX_SERVER_FRAME_BYTES, types=ServerMessage)
         self._wake = asyncio.Event()
+        self._retry_at: float | None = None  # when to ask again for pages that failed
+        self._retry_attempt = 0
         self._finished = asyncio.Event()
 
     @property
@@ -131,7 +134,9 @@ class ChatConnection:
         if self._closing:
             return None
         say = self.outbox.new(text, action=action, room=room, to=to)
-        if self.state is LinkState.ONLINE:
+        if self.state is LinkState.ONLINE and self.outbox.waiting():
+            self.outbox.follow(say)  # behind the resends still paced out
+        elif self.state is LinkState.ONLINE:
             self._write_say(say)
         elif not self.outbox.queue(say):
             return None
@@ -181,8 +186,7 @@ class ChatConnection:
                     self.state = LinkState.ONLINE
                     yield [Registered(welcome, registered_before), *early]
                     attempt = 0
-                    for say in self.outbox.drain():
-                        self._write_say(say)
+                    resend = asyncio.create_task(self._resend(welcome))
                     try:
                         while True:
                             events = await self._receive(reader)
@@ -190,6 +194,8 @@ class ChatConnection:
                                 yield events
                     except LinkLostError as lost:
                         reason, code = lost.reason, lost.code
+                    finally:
+                        resend.cancel()
                 self._drop_writer()
                 self.outbox.connection_lost()
                 if self.is_closing():  # close() was called while we were connected or connecting
@@ -206,6 +212,22 @@ class ChatConnection:
             self._drop_writer()
             self._finished.set()
 
+    async def _resend(self, welcome: Welcome) -> None:
+        """Send the lines queued while offline (unacknowledged ones first), paced by the
+        server's rate limit: ``msg_burst`` at once, then ``msg_rate`` a second. Sent all at
+        once, a full outbox would be delayed by the server, and past its backlog cut off as a
+        flood. Lines typed meanwhile queue behind them (:meth:`say`)."""
+        burst, rate = welcome.msg_burst, welcome.msg_rate or 0.0
+        sent = 0
+        while self.outbox.waiting():
+            if burst and rate > 0 and sent >= burst:
+                await asyncio.sleep(1.0 / rate)
+            say = self.outbox.next()
+            if say is None:
+                return
+            self._write_say(say)
+            sent += 1
+
     def _unsent(self) -> tuple[str, ...]:
         self.outbox.connection_lost()
         return self.outbox.pending_ids()
@@ -221,6 +243,7 @@ class ChatConnection:
         self._writer = writer
         self._decoder = Decoder(MAX_SERVER_FRAME_BYTES, types=ServerMessage)
         self._ping_out = False
+        self._retry_at, self._retry_attempt = None, 0
         self._write(self.resume.hello(self._name))
         try:
             async with asyncio.timeout(self.connect_timeout):
@@ -243,10 +266,19 @@ class ChatConnection:
     async def _receive(self, reader: asyncio.StreamReader) -> list[NetEvent]:
         """One read's worth of events. A silent server is pinged, then given up on: without
         this a dead peer behind a NAT or a pulled cable would look connected for hours."""
+        wait = self.keepalive
+        retrying = False
+        if self._retry_at is not None:
+            until_retry = max(0.0, self._retry_at - asyncio.get_running_loop().time())
+            retrying = until_retry < wait
+            wait = min(wait, until_retry)
         try:
-            async with asyncio.timeout(self.keepalive):
+            async with asyncio.timeout(wait):
                 messages = await self._read(reader)
         except TimeoutError:
+            if retrying:
+                self._retry_pages()
+                return []
             if self._ping_out:
                 raise LinkLostError(
                     f"no answer from the server for {2 * self.keepalive:g} s"
@@ -313,19 +345,36 @@ class ChatConnection:
                     raise LinkLostError(farewell(reason))
                 case Error(fatal=True, code=code, detail=detail):
                     raise LinkLostError(f"{detail or code}", code)
+                case Error(client_id=client_id) if (room := refused_room(message)) is not None:
+                    # We are not in that room: stop resuming it (a refused line is settled).
+                    self.resume.refused(room)
+                    self.outbox.settle(client_id)
+                    events.append(message)
                 case Error(client_id=client_id) if client_id is not None:
                     # The server refused that line: it is settled, never to be sent again.
                     self.outbox.settle(client_id)
                     events.append(message)
-                case Error(code=code) if code in PAGE_ERRORS:
-                    self.resume.page_failed()
+                case Error(code=code, room=room) if code in PAGE_ERRORS:
+                    self.resume.page_failed(room, retry=code == ErrorCode.STORAGE_UNAVAILABLE)
+                    if self.resume.wants_retry() and self._retry_at is None:
+                        delay = self.backoff.delay(self._retry_attempt, self._rand)
+                        self._retry_attempt += 1
+                        self._retry_at = asyncio.get_running_loop().time() + delay
                     events.append(message)
                 case _:
                     events.append(message)
         return events
 
+    def _retry_pages(self) -> None:
+        """Ask again for the pages of what we missed that the server could not read."""
+        self._retry_at = None
+        for request in self.resume.retries():
+            self._write(request)
+
     def _page(self, page: History) -> HistoryPage:
         kind, follow = self.resume.history(page)
+        if kind is PageKind.MISSED:
+            self._retry_attempt = 0  # reading works again
         if follow is not None:
             self._write(follow)  # catching up: the next page of what we missed
         return HistoryPage(page.room, page.messages, page.more, kind)

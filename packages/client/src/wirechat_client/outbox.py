@@ -49,6 +49,19 @@ class Outbox:
         self._queued.append(say)
         return True
 
+    def waiting(self) -> int:
+        """Lines queued, not yet sent on this connection."""
+        return len(self._queued)
+
+    def follow(self, say: Say) -> None:
+        """Queue ``say`` behind the lines still being resent, however many: it was typed
+        online, so it does not count against the offline limit, but must not overtake them."""
+        self._queued.append(say)
+
+    def next(self) -> Say | None:
+        """The oldest queued line, taken out of the queue (to be :meth:`sent`)."""
+        return self._queued.popleft() if self._queued else None
+
     def sent(self, say: Say) -> None:
         """``say`` went out: wait for its ack (or refusal)."""
         assert say.client_id is not None

@@ -106,6 +106,7 @@ class ResumeState:
         self._dm_replay = False  # a resuming hello asked for the direct messages missed
         self._resuming: dict[str, PageKind] = {}  # rooms in hello, before their room frame
         self._asked: deque[tuple[str, PageKind]] = deque()  # our get_history requests
+        self._retry: set[str] = set()  # conversations whose catch-up page failed: ask again
 
     @property
     def rooms(self) -> list[str]:
@@ -123,6 +124,7 @@ class ResumeState:
         self._room_page = None
         self._asked.clear()
         self._resuming.clear()
+        self._retry.clear()  # the hello asks for everything after the cursors anyway
         for cursor in (*self._rooms.values(), self._direct):
             cursor.catching_up = False  # the rest comes again, after the cursor
             cursor.first_live = cursor.last_live = 0
@@ -152,6 +154,18 @@ class ResumeState:
     def parted(self, room: str) -> None:
         self._rooms.pop(room_key(room), None)
 
+    def refused(self, room: str) -> None:
+        """The server says we are not in ``room`` (refused in ``hello`` or ``join``, or
+        ``not_member``): forget it, so the next resume does not ask for it again."""
+        key = room_key(room)
+        self._rooms.pop(key, None)
+        self._resuming.pop(key, None)
+        self._retry.discard(key)
+        # Pages asked of it will not come (a not_member came instead, or will).
+        self._asked = deque(asked for asked in self._asked if asked[0] != key)
+        if self._room_page is not None and self._room_page[0] == key:
+            self._room_page = None
+
     def message(self, message: Message) -> None:
         self.high_water = max(self.high_water, message.id)
         key = conversation_of(message)
@@ -172,14 +186,47 @@ class ResumeState:
         kind = PageKind.MISSED if request.after is not None else PageKind.OLDER
         self._asked.append((target_key(request.room), kind))
 
-    def page_failed(self) -> None:
-        """An ``error`` came instead of the page expected next (the server could not read it)."""
-        if self._room_page is not None:
+    def page_failed(self, room: str | None = None, *, retry: bool = False) -> None:
+        """An ``error`` came instead of the page expected next (the server could not read it);
+        ``room`` is the conversation it names, when the server said. A page of what we missed
+        leaves a hole after the cursor: with ``retry`` (the failure may pass), :meth:`retries`
+        asks for it again later."""
+        key = target_key(room) if room else None
+        kind: PageKind | None = None
+        if self._room_page is not None and key in (None, self._room_page[0]):
+            key, kind = self._room_page
             self._room_page = None
-        elif self._dm_replay:
+        elif self._dm_replay and key in (None, ALL_DIRECT):
+            key, kind = ALL_DIRECT, PageKind.MISSED
             self._dm_replay = False
-        elif self._asked:
-            self._asked.popleft()
+        else:
+            for index, (asked_key, asked_kind) in enumerate(self._asked):
+                if key in (None, asked_key):
+                    key, kind = asked_key, asked_kind
+                    del self._asked[index]
+                    break
+        if not retry or key is None or kind is not PageKind.MISSED or not self.max_history:
+            return
+        cursor = self.cursor(key)
+        if cursor is not None:
+            cursor.catching_up = True  # live messages do not close the hole
+            self._retry.add(key)
+
+    def wants_retry(self) -> bool:
+        """Whether a page of what we missed failed and should be asked for again."""
+        return bool(self._retry)
+
+    def retries(self) -> list[GetHistory]:
+        """The pages to ask for again, from each hole's start (noted as asked)."""
+        requests = []
+        for key in sorted(self._retry):
+            cursor = self.cursor(key)
+            if cursor is not None:
+                request = GetHistory(room=cursor.room, after=cursor.last, limit=self.max_history)
+                self.asked(request)
+                requests.append(request)
+        self._retry.clear()
+        return requests
 
     def _kind_of(self, key: str) -> PageKind:
         if self._room_page is not None and self._room_page[0] == key:

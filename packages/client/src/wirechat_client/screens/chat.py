@@ -177,6 +177,8 @@ class ChatScreen(Screen[None]):
             Kind.DIRECT: "direct messages",
             Kind.HOME: "not in any room: /join #ROOM",
         }[current.kind]
+        if current.kind is Kind.ROOM and not current.joined:
+            hint = f"not in this room: /join {current.name}"
         self.topic_bar.show(current.name, current.topic, hint)
 
     # -- data from the App ------------------------------------------------------------------
