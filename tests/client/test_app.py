@@ -287,3 +287,16 @@ async def test_a_line_the_server_refuses_is_marked_failed_not_left_pending() -> 
         await log_shows(pilot, app, "second  (refused: not here)")
     listener.close()
     await listener.wait_closed()
+
+
+async def test_a_crowded_server_is_counted_not_listed_in_the_greeting() -> None:
+    async with running_server(welcome_users=2) as server:
+        others = [await NativeClient.connect(server, name) for name in ("bea", "cal", "dot")]
+        app = app_for(server, "alice")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await in_chat(pilot, app)
+            # The greeting counts all four; the lobby's member list (from its room frame) is whole.
+            await log_shows(pilot, app, "4 online: alice, bea and 2 more.")
+            await until(pilot, lambda: chat_of(app).current.users == ["alice", "bea", "cal", "dot"])
+        for other in others:
+            await other.close()

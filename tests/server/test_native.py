@@ -307,3 +307,21 @@ async def test_frame_limit_announced_in_welcome_defaults() -> None:
         assert client.welcome is not None
         assert client.welcome.max_frame_bytes == MAX_FRAME_BYTES
         await client.close()
+
+
+async def test_a_welcome_lists_at_most_welcome_users_names_and_counts_everyone() -> None:
+    async with running_server(welcome_users=3) as server:
+        early = [await NativeClient.connect(server, name) for name in ("ann", "bo", "cy", "di")]
+        late = await NativeClient.connect(server, "ed")
+        assert late.welcome is not None
+        assert (late.welcome.users, late.welcome.online) == (["ann", "bo", "cy"], 5)
+        # The lobby's own member list is complete.
+        assert late.lobby is not None
+        assert late.lobby.users == ["ann", "bo", "cy", "di", "ed"]
+        plain = await PlainClient.connect(server)
+        await plain.send_line("fay")
+        line = await plain.expect_line(lambda line: "Welcome" in line)
+        assert line.startswith("Welcome to the chat, fay! 6 here: ann, bo, cy and 3 more.")
+        for client in [*early, late]:
+            await client.close()
+        await plain.close()

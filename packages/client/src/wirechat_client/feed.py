@@ -49,11 +49,14 @@ _LEFT_WORDS: Final[dict[str, str]] = {
 }
 
 
-def here(names: Sequence[str], verb: str = "here") -> str:
-    shown = ", ".join(names[:NAMES_SHOWN])
-    if len(names) > NAMES_SHOWN:
-        shown += f" and {len(names) - NAMES_SHOWN} more"
-    return f"{len(names)} {verb}: {shown}"
+def here(names: Sequence[str], verb: str = "here", total: int = 0) -> str:
+    """``N here: a, b and M more``; ``total`` when ``names`` lists only the first of them."""
+    total = max(total, len(names))
+    listed = min(len(names), NAMES_SHOWN)
+    shown = ", ".join(names[:listed])
+    if total > listed:
+        shown += f" and {total - listed} more"
+    return f"{total} {verb}: {shown}"
 
 
 class Feed:

@@ -157,11 +157,14 @@ class GetHistory(_Frame, frozen=True, tag="get_history"):
 class Welcome(_Frame, frozen=True, tag="welcome"):
     """Server -> client: registration succeeded.
 
-    ``name`` is the name as registered, ``users`` everyone present (``name`` included), sorted
-    case-insensitively. ``max_text_bytes`` and ``max_frame_bytes`` are this server's limits;
-    ``msg_burst`` and ``msg_rate`` its rate limit: requests a client may send at once, then per
-    second (a ``msg_rate`` of 0 means no limit; absent: not announced). A client that queued
-    lines while offline can size what it sends after reconnecting by them.
+    ``name`` is the name as registered. ``users`` lists the users connected, sorted
+    case-insensitively: all of them (``name`` included) up to the server's ``welcome_users``
+    (100 by default), else the first that many; ``online`` says how many there are in all (0: not
+    announced, then ``users`` is everyone). Each room's members come with its ``room`` frame.
+    ``max_text_bytes`` and ``max_frame_bytes`` are this server's limits; ``msg_burst`` and
+    ``msg_rate`` its rate limit: requests a client may send at once, then per second (a
+    ``msg_rate`` of 0 means no limit; absent: not announced). A client that queued lines while
+    offline can size what it sends after reconnecting by them.
     """
 
     name: str
@@ -180,6 +183,8 @@ class Welcome(_Frame, frozen=True, tag="welcome"):
     max_history: Count = 0
     #: The most rooms one connection may be in.
     max_rooms: Count = 0
+    #: How many users are connected, of whom ``users`` lists the first (0: not announced).
+    online: Count = 0
 
 
 class Message(_Frame, frozen=True, tag="message"):

@@ -95,6 +95,7 @@ class ChatSettings:
     max_rooms: int = 10_000
     session_ttl: float = 86_400.0
     max_sessions: int = 10_000
+    welcome_users: int = 100
 
 
 def now_ms() -> int:
@@ -262,7 +263,8 @@ class ChatCore:
         welcome = Welcome(
             name=user.name,
             version=PROTOCOL_VERSION,
-            users=list(self._roster),
+            users=self._roster[: settings.welcome_users],
+            online=len(self._roster),
             server=settings.server_name,
             max_text_bytes=settings.max_text_bytes,
             max_frame_bytes=settings.max_frame_bytes,

@@ -183,6 +183,11 @@ class ServerConfig:
     max_sessions: int = _setting(
         10_000, "sessions of disconnected users kept at once (the oldest go first)"
     )
+    welcome_users: int = _setting(
+        100,
+        "names a welcome lists at most (the rest are counted; each room's member list comes "
+        "with its room frame): keeps a join O(1) in the welcome, not O(users)",
+    )
 
     def __post_init__(self) -> None:
         if self.log_level not in LOG_LEVELS:

@@ -66,10 +66,12 @@ def _message_line(message: Message) -> str:
     return f"{message.sender}: {message.text}\n"
 
 
-def _names(users: list[str]) -> str:
+def _names(users: list[str], total: int = 0) -> str:
+    """The first names of ``users`` and how many more there are (of ``total``, if known)."""
+    total = max(total, len(users))
     shown = ", ".join(users[:WELCOME_NAMES_SHOWN])
-    if len(users) > WELCOME_NAMES_SHOWN:
-        shown += f" and {len(users) - WELCOME_NAMES_SHOWN} more"
+    if total > min(len(users), WELCOME_NAMES_SHOWN):
+        shown += f" and {total - min(len(users), WELCOME_NAMES_SHOWN)} more"
     return shown
 
 
@@ -89,9 +91,9 @@ class PlainWire:
             case Left(name=name, reason=reason):
                 how = _LEFT_HOW.get(reason, f"left the conversation ({reason})")
                 line = f"{name} {how}\n"
-            case Welcome(name=name, users=users):
-                others = len(users) - 1
-                people = "nobody else" if not others else f"{len(users)} here: {_names(users)}"
+            case Welcome(name=name, users=users, online=online):
+                total = max(online, len(users))
+                people = "nobody else" if total <= 1 else f"{total} here: {_names(users, total)}"
                 line = (
                     f"Welcome to the chat, {name}! {people}. "
                     "Type a line to say it to everyone; enter 'bye' anytime to exit "

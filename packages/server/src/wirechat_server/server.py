@@ -81,6 +81,7 @@ class ChatServer:
                 max_rooms=config.max_rooms,
                 session_ttl=config.session_ttl,
                 max_sessions=config.max_sessions,
+                welcome_users=config.welcome_users,
             ),
         )
         if self.store is None:

@@ -246,7 +246,7 @@ class ChatScreen(Screen[None]):
         server = f" ({welcome.server})" if welcome.server else ""
         lobby.note(
             f"Connected to {self.status_bar.server}{server} as {welcome.name}. "
-            f"{here(welcome.users, 'online')}. Type /help for commands and keys."
+            f"{here(welcome.users, 'online', welcome.online)}. Type /help for commands and keys."
         )
 
     def _disconnected(self, event: Disconnected) -> None:
