@@ -10,12 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import tempfile
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.helpers import WAIT, NativeClient, Target, abort_writer, open_socket
+from tests.helpers import WAIT, NativeClient, Target, abort_writer, open_socket, running_server
 from wirechat_common import (
     MAX_SERVER_FRAME_BYTES,
     Ack,
@@ -37,7 +36,6 @@ from wirechat_common import (
     Welcome,
 )
 from wirechat_common.messages import AnyMessage
-from wirechat_server.config import ServerConfig
 from wirechat_server.server import ChatServer
 
 T = TypeVar("T")
@@ -58,16 +56,10 @@ async def serving(
 ) -> AsyncIterator[ChatServer]:
     """An in-process server with :data:`DEFAULTS` and ``settings``, storing in ``data_dir``
     (a fresh temporary directory when ``None``), shut down afterwards."""
-    with contextlib.ExitStack() as stack:
-        if data_dir is None:
-            data_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="wc-rooms-")))
-        config = ServerConfig(**{**DEFAULTS, "data_dir": str(data_dir), **settings})
-        server = ChatServer(config, store_hook=store_hook)
-        await server.start()
-        try:
-            yield server
-        finally:
-            await server.shutdown()
+    if data_dir is not None:
+        settings["data_dir"] = str(data_dir)
+    async with running_server(store_hook=store_hook, **{**DEFAULTS, **settings}) as server:
+        yield server
 
 
 def ids(messages: Iterable[Message | Ack]) -> list[int]:

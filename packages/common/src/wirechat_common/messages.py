@@ -16,6 +16,7 @@ Fields the receiver never needs are omitted from the wire when they hold their d
 
 from __future__ import annotations
 
+import typing
 from enum import StrEnum
 from typing import Annotated, TypeAlias
 
@@ -350,56 +351,9 @@ ServerMessage: TypeAlias = (
     | Pong
     | Bye
 )
-AnyMessage: TypeAlias = (
-    Hello
-    | Say
-    | Who
-    | Join
-    | Part
-    | ListRooms
-    | SetTopic
-    | GetHistory
-    | Welcome
-    | Message
-    | Ack
-    | Joined
-    | Left
-    | Users
-    | RoomInfo
-    | Topic
-    | RoomList
-    | History
-    | Error
-    | Ping
-    | Pong
-    | Bye
-)
+AnyMessage: TypeAlias = ClientMessage | ServerMessage
 
 #: Every message type by its ``type`` tag.
 MESSAGE_TYPES: dict[str, type[AnyMessage]] = {
-    cls.__struct_config__.tag: cls  # type: ignore[misc]
-    for cls in (
-        Hello,
-        Say,
-        Who,
-        Join,
-        Part,
-        ListRooms,
-        SetTopic,
-        GetHistory,
-        Welcome,
-        Message,
-        Ack,
-        Joined,
-        Left,
-        Users,
-        RoomInfo,
-        Topic,
-        RoomList,
-        History,
-        Error,
-        Ping,
-        Pong,
-        Bye,
-    )
+    cls.__struct_config__.tag: cls for cls in typing.get_args(AnyMessage)
 }

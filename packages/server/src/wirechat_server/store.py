@@ -70,6 +70,10 @@ __all__ = [
 ]
 
 
+#: Above every id: the upper bound of a page that has none.
+_ABOVE_ALL: Final = 2**62
+
+
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
@@ -356,19 +360,22 @@ class MessageStore:
 
     async def recent(self, room: str, limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages of ``room``, oldest first."""
-        return await self._read(store_sql.RECENT, (room, self._limit(limit)), newest_first=True)
+        return await self._page(PageQuery(room, 0, _ABOVE_ALL, self._limit(limit), newest=True))
 
     async def before(self, room: str, before_id: int, limit: int) -> list[StoredMessage]:
         """The last ``limit`` messages of ``room`` with ids below ``before_id``, oldest first
         (paging back)."""
-        args = (room, before_id, self._limit(limit))
-        return await self._read(store_sql.BEFORE, args, newest_first=True)
+        return await self._page(PageQuery(room, 0, before_id, self._limit(limit), newest=True))
 
     async def after(self, room: str, after_id: int, limit: int) -> list[StoredMessage]:
         """The first ``limit`` messages of ``room`` with ids above ``after_id``, oldest first
         (paging forward; the replay for a reconnecting client)."""
-        args = (room, after_id, self._limit(limit))
-        return await self._read(store_sql.AFTER, args, newest_first=False)
+        query = PageQuery(room, after_id, _ABOVE_ALL, self._limit(limit), newest=False)
+        return await self._page(query)
+
+    async def _page(self, query: PageQuery) -> list[StoredMessage]:
+        (page,) = await self.pages([query])
+        return page
 
     def pages(self, queries: list[PageQuery]) -> asyncio.Future[list[list[StoredMessage]]]:
         """Read several pages in one trip to a read thread; each oldest first.
@@ -389,7 +396,9 @@ class MessageStore:
         )
 
     def _query_pages(self, queries: list[PageQuery]) -> list[list[StoredMessage]]:
-        # On a read thread: all pages from one connection, each its own snapshot (see _query).
+        # On a read thread. Each SELECT is its own read transaction: it sees a consistent
+        # snapshot of what was committed when it began, and blocks neither the writer nor the
+        # checkpointer for longer than the query itself.
         conn = self._read_conns.get()
         try:
             pages = []
@@ -416,31 +425,3 @@ class MessageStore:
         if not 0 <= limit <= self.max_history:
             raise ValueError(f"limit must be 0 to {self.max_history}, got {limit}")
         return limit
-
-    async def _read(
-        self, sql: str, args: tuple[str | int, ...], *, newest_first: bool
-    ) -> list[StoredMessage]:
-        if not self._running:
-            raise StoreClosed("the message store is not running")
-        assert self._loop is not None
-        try:
-            return await self._loop.run_in_executor(
-                self._readers, self._query, sql, args, newest_first
-            )
-        except sqlite3.Error as exc:
-            raise StoreUnavailable(f"cannot read history: {exc}") from exc
-
-    def _query(
-        self, sql: str, args: tuple[str | int, ...], newest_first: bool
-    ) -> list[StoredMessage]:
-        # On a read thread. Each SELECT is its own read transaction: it sees a consistent
-        # snapshot of what was committed when it began, and blocks neither the writer nor the
-        # checkpointer for longer than the query itself.
-        conn = self._read_conns.get()
-        try:
-            rows = conn.execute(sql, args).fetchall()
-        finally:
-            self._read_conns.put(conn)
-        if newest_first:
-            rows.reverse()
-        return [StoredMessage.from_row(row) for row in rows]

@@ -109,14 +109,9 @@ FIND_CLIENT_ID: Final = f"SELECT {COLUMNS} FROM messages WHERE sender_key = ? AN
 FORGET_CLIENT_ID: Final = "UPDATE messages SET client_id = NULL WHERE id = ?"
 SET_LAST_ID: Final = "UPDATE meta SET value = ? WHERE key = 'last_id'"
 
-# History reads. The newest-first ones are reversed by the caller: pages are returned oldest first.
-RECENT: Final = f"SELECT {COLUMNS} FROM messages WHERE room = ? ORDER BY id DESC LIMIT ?"
-BEFORE: Final = f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id < ? ORDER BY id DESC LIMIT ?"
-AFTER: Final = f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? ORDER BY id LIMIT ?"
-
-# Pages with both bounds, for the chat core: ``id > low AND id < high``. A direct-message page
-# matches the conversation keys ``@key:*`` and ``@*:key`` of one user (keys have no GLOB
-# metacharacters: ASCII letters, digits, '_', '-', '.').
+# History pages (the newest-first ones are reversed by the caller: pages are returned oldest
+# first), with both bounds: ``id > low AND id < high``. A page of all of one user's direct
+# messages reads that user's conversations from dm_rooms, each through the (room, id) index.
 PAGE_ROOM_DESC: Final = (
     f"SELECT {COLUMNS} FROM messages WHERE room = ? AND id > ? AND id < ? ORDER BY id DESC LIMIT ?"
 )
