@@ -75,8 +75,17 @@ async def test_help_names_every_setting_with_its_flag_and_environment_variable()
         (("--max-text-bytes", "9000"), {}, "max_text_bytes must not exceed max_line_bytes"),
         ((), {"WIRECHAT_MSG_RATE": "abc"}, "WIRECHAT_MSG_RATE='abc' is not a valid float"),
         ((), {"WIRECHAT_REGISTER_TIMEOUT": "0"}, "register_timeout must be positive, got 0"),
+        (("--coalesce-delay", "0.5"), {}, "coalesce_delay must be at most 0.1 (seconds)"),
     ],
-    ids=["negative", "not-int", "bad-choice", "inconsistent", "env-not-float", "env-zero"],
+    ids=[
+        "negative",
+        "not-int",
+        "bad-choice",
+        "inconsistent",
+        "env-not-float",
+        "env-zero",
+        "too-long-delay",
+    ],
 )
 async def test_invalid_setting_exits_with_status_2_and_a_clear_message(
     args: tuple[str, ...], env: dict[str, str], message: str

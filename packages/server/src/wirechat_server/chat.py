@@ -131,20 +131,22 @@ _Page = tuple[PageQuery, str, int, bool]
 class ChatCore:
     """Registration, rooms, messages, presence and history. See the module docstring.
 
-    ``schedule`` is called with the fan-out's flush once per turn that has something to deliver
-    (the server passes ``loop.call_soon``); ``clock`` gives timestamps in milliseconds.
+    ``schedule`` and ``schedule_now`` are the fan-out's (see :class:`Fanout`): the server passes
+    ``loop.call_later`` bound to its coalescing delay and ``loop.call_soon``; ``clock`` gives
+    timestamps in milliseconds.
     """
 
     def __init__(
         self,
         *,
         schedule: Callable[[Callable[[], None]], object],
+        schedule_now: Callable[[Callable[[], None]], object] | None = None,
         settings: ChatSettings | None = None,
         store: MessageStore | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.settings = settings or ChatSettings()
-        self.fanout = Fanout(schedule)
+        self.fanout = Fanout(schedule, schedule_now)
         self._store = store
         self._clock = clock
         self._sessions = Sessions(
@@ -507,8 +509,10 @@ class ChatCore:
         client_id: str | None,
         future: object,
     ) -> None:
-        # The store's done-callback: runs in id order, on the loop.
+        # The store's done-callback: runs in id order, on the loop. The batch already waited
+        # for the disk, so its relays and acks go out at the end of this turn.
         assert hasattr(future, "result")
+        self.fanout.expedite()
         try:
             result: AppendResult = future.result()
         except StoreUnavailable as exc:

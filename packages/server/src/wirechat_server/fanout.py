@@ -141,18 +141,27 @@ class _Layout:
 
 
 class Fanout:
-    """The per-turn queue of everything owed to members, written by :meth:`flush`.
+    """The queue of everything owed to members, written by :meth:`flush`.
 
-    ``schedule`` is called with :meth:`flush` once per turn that has something to deliver (the
-    server passes ``loop.call_soon``).
+    ``schedule`` is called with a flush when the first event is queued after a flush. The
+    server passes ``loop.call_soon``, or, with a coalescing delay, ``loop.call_later`` bound
+    to that delay: then what arrives within the delay (the messages of five senders typing at
+    once, say) costs each recipient one write instead of one each. ``schedule_now`` (by
+    default ``schedule``) is used by :meth:`expedite`, for output whose wait already happened.
     """
 
-    def __init__(self, schedule: Callable[[Callable[[], None]], object]) -> None:
+    def __init__(
+        self,
+        schedule: Callable[[Callable[[], None]], object],
+        schedule_now: Callable[[Callable[[], None]], object] | None = None,
+    ) -> None:
         self._schedule = schedule
+        self._schedule_now = schedule_now or schedule
         self._queue: list[_Entry] = []
         self._touched: dict[Room, list[int]] = {}  # room -> its queue indices this turn
         self._special: dict[Member, Special] = {}
         self._flush_pending = False
+        self._expedite_pending = False
 
     # -- queueing ----------------------------------------------------------------------------
 
@@ -230,13 +239,27 @@ class Fanout:
         self._queue.append(entry)
         if not self._flush_pending:
             self._flush_pending = True
-            self._schedule(self.flush)
+            self._schedule(self._scheduled_flush)
+
+    def expedite(self) -> None:
+        """Write what is queued at the end of this turn, not after the coalescing delay (a
+        commit's relays: they already waited for the disk, which grouped them)."""
+        if not self._expedite_pending:
+            self._expedite_pending = True
+            self._schedule_now(self._expedited_flush)
+
+    def _scheduled_flush(self) -> None:
+        self._flush_pending = False
+        self.flush()
+
+    def _expedited_flush(self) -> None:
+        self._expedite_pending = False
+        self.flush()
 
     # -- writing -----------------------------------------------------------------------------
 
     def flush(self) -> None:
-        """Write everything queued this turn: one write per member, one render per format."""
-        self._flush_pending = False
+        """Write everything queued: one write per member, one render per format."""
         if not self._queue:
             return
         touched, special = self._touched, self._special

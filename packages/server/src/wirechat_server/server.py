@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -64,9 +65,14 @@ class ChatServer:
                 idempotency_window_s=config.idempotency_window,
                 max_history=config.max_history,
                 before_commit=store_hook,
+                coalesce_delay=config.coalesce_delay,
             )
+        schedule: Callable[[Callable[[], None]], object] = self.loop.call_soon
+        if config.coalesce_delay:
+            schedule = functools.partial(self.loop.call_later, config.coalesce_delay)
         self.core = ChatCore(
-            schedule=self.loop.call_soon,
+            schedule=schedule,
+            schedule_now=self.loop.call_soon,
             store=self.store,
             settings=ChatSettings(
                 server_name=server_version(),

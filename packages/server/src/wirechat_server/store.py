@@ -104,11 +104,14 @@ class MessageStore:
         read_threads: int = 2,
         retention_chunk: int = 500,
         before_commit: Callable[[int], None] | None = None,
+        coalesce_delay: float = 0.0,
     ) -> None:
         if min(max_pending, max_history, read_threads, retention_chunk) < 1:
             raise ValueError("max_pending, max_history, read_threads, retention_chunk must be >= 1")
         if idempotency_window_s < 0:
             raise ValueError("idempotency_window_s must not be negative")
+        if coalesce_delay < 0:
+            raise ValueError("coalesce_delay must not be negative")
         if synchronous not in ("FULL", "NORMAL"):
             raise ValueError(f"synchronous must be FULL or NORMAL, got {synchronous!r}")
         self._path = path
@@ -120,6 +123,7 @@ class MessageStore:
         self._read_threads: Final = read_threads
         self._retention_chunk: Final = retention_chunk
         self._before_commit = before_commit
+        self._coalesce_delay: Final = coalesce_delay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: Writer | None = None
         self._running = False
@@ -269,12 +273,23 @@ class MessageStore:
             Submission(future, room, sender, sender_key, text, action, client_id, when, fresh_after)
         )
         self._outstanding += 1
-        if not self._handoff_scheduled:
-            # One hand-off per loop turn, like ChatCore.flush: one lock round trip for the
-            # whole turn, which then reaches the writer as (part of) one batch.
-            self._handoff_scheduled = True
-            loop.call_soon(self._handoff)
+        self._schedule_handoff()
         return future
+
+    def _schedule_handoff(self) -> None:
+        # One hand-off per loop turn (or per coalescing delay): one lock round trip for all
+        # that came meanwhile, which then reaches the writer as (part of) one batch. Without
+        # the delay, of five messages sent at once the first would be committed alone and
+        # the other four in a second commit, a second fsync and a second write to everyone.
+        if self._handoff_scheduled:
+            return
+        loop = self._loop
+        assert loop is not None
+        self._handoff_scheduled = True
+        if self._coalesce_delay:
+            loop.call_later(self._coalesce_delay, self._handoff)
+        else:
+            loop.call_soon(self._handoff)
 
     def _handoff(self) -> None:
         self._handoff_scheduled = False
@@ -296,10 +311,7 @@ class MessageStore:
             return
         self._session_rows.append(row)
         self._session_expiry_ms = expire_before_ms
-        if not self._handoff_scheduled:
-            assert self._loop is not None
-            self._handoff_scheduled = True
-            self._loop.call_soon(self._handoff)
+        self._schedule_handoff()
 
     async def load_sessions(self, seen_after_ms: int, limit: int) -> list[SessionRow]:
         """The ``limit`` most recently seen sessions seen after ``seen_after_ms``."""
