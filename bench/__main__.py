@@ -17,7 +17,7 @@ from collections.abc import Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
-from .peers import PEERS, Peer, raise_descriptor_limit, running
+from .peers import PEERS, Peer, compile_bytecode, raise_descriptor_limit, running
 from .report import table, write_json
 from .scenarios import Result, Sizes, fanout, idle
 
@@ -130,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"skipping {name}: {why_not}", file=sys.stderr)
         else:
             peers.append(PEERS[name])
+    if any(peer.name.startswith("wirechat") for peer in peers):
+        compile_bytecode()
     results = uvloop_run(run(args.scenario or SCENARIOS, peers, sizes))
     print(table(results, args.reference))
     meta: dict[str, Any] = {

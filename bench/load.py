@@ -37,6 +37,7 @@ class Client(asyncio.Protocol):
         self._marker = dialect.ready_marker()
         self._setup = b""
         self.delivered = 0
+        self.chunks = 0  # reads that carried data: how well the server coalesced its writes
         # Witness role: counts one sender's messages, so the sender can bound what is in flight.
         self.watch: bytes | None = None
         self.watched = 0
@@ -57,6 +58,7 @@ class Client(asyncio.Protocol):
                 self.ready.set_result(None)
             self._setup = data[-len(self._marker) :]
         self.delivered += data.count(MARK)
+        self.chunks += 1
         if b"ing" in data:  # cheap pre-check for "ping"/"PING" before the dialect looks
             pong = self.dialect.pong_for(data)
             if pong and self.transport is not None:

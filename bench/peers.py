@@ -6,6 +6,7 @@ stopped by its PID (never by name: other copies may be running on a shared machi
 
 from __future__ import annotations
 
+import compileall
 import contextlib
 import importlib.util
 import os
@@ -14,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -140,6 +142,21 @@ PEERS: dict[str, Peer] = {
         "miniircd", "irc", _miniircd, _miniircd_available, max_clients=1000, connect_batch=5
     ),
 }
+
+
+def compile_bytecode() -> None:
+    """Write the ``.pyc`` files of everything a wirechat server imports, as an installed server
+    has them: pip compiles bytecode when it installs, uv with ``--compile-bytecode``. Without
+    them (``PYTHONDONTWRITEBYTECODE`` is set on some machines, ours among them) every start
+    compiles from source, which leaves some 5 MiB of the compiler's garbage in the server's
+    memory and would be charged to it in idle-10k."""
+    folders = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
+    for package in ("wirechat_common", "wirechat_server"):
+        spec = importlib.util.find_spec(package)
+        if spec is not None and spec.origin is not None:
+            folders.add(str(Path(spec.origin).parent))
+    for folder in sorted(folders):
+        compileall.compile_dir(folder, quiet=1, workers=0)
 
 
 def free_port() -> int:

@@ -31,6 +31,8 @@ COLUMNS: Final = {
         "loss",
         "sent",
         "server_cpu_s",
+        "deliveries_per_read",
+        "generator_cpu",
     ],
     "idle-10k": ["server_rss_mib", "kib_per_connection", "connect_s"],
 }

@@ -140,6 +140,7 @@ async def fanout(
     probe = ServerProbe(pid)
     loop = asyncio.get_running_loop()
     start_count = sum(client.delivered for client in receivers)
+    start_chunks = sum(client.chunks for client in receivers)
     cpu_server, cpu_generator, started = probe.cpu_seconds(), _generator_cpu(), loop.time()
     until = started + sizes.duration
     async with probe.sampling():
@@ -165,6 +166,9 @@ async def fanout(
     metrics["server_cpu_s"] = round(cpu_server, 2)
     metrics["server_peak_rss_mib"] = round(probe.peak_rss / MIB, 1)
     metrics["generator_cpu"] = round(cpu_generator / elapsed, 2)
+    chunks = sum(client.chunks for client in receivers) - start_chunks
+    if chunks:
+        metrics["deliveries_per_read"] = round(delivered / chunks, 2)
     if lost_clients:
         result.notes.append(f"{lost_clients} clients were disconnected during the run")
     if cpu_generator / elapsed > SATURATED:
