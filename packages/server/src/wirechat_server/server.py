@@ -24,6 +24,7 @@ from .admission import Admission, Refusal
 from .chat import ChatCore, ChatSettings
 from .config import ServerConfig
 from .connection import Connection
+from .heap import HeapTrimmer
 from .store import MessageStore, StoreError
 
 log: Final = logging.getLogger("wirechat.server")
@@ -97,6 +98,7 @@ class ChatServer:
         self._retention: asyncio.Task[None] | None = None
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
+        self.heap = HeapTrimmer()
         self._listener: asyncio.Server | None = None
         self._sweeper: asyncio.Task[None] | None = None
         self._all_gone = asyncio.Event()
@@ -155,6 +157,7 @@ class ChatServer:
             return Refusal(ErrorCode.SERVER_FULL, "the server is shutting down")
         refusal = self.admission.admit(address, self.loop.time())
         if refusal is None:
+            self.heap.note_change()
             self.connections.add(connection)
             self._all_gone.clear()
         return refusal
@@ -162,6 +165,7 @@ class ChatServer:
     def forget(self, connection: Connection, address: str) -> None:
         """``connection`` from ``address`` is gone for good."""
         if connection in self.connections:
+            self.heap.note_change()
             self.connections.remove(connection)
             self.admission.release(address)
         if not self.connections:
@@ -186,6 +190,9 @@ class ChatServer:
                     connection.check_timers(now)
                 except Exception:  # pragma: no cover - never let one connection stop the sweep
                     log.exception("timer check failed for %s", connection.peer)
+            took = self.heap.maybe_trim()
+            if took is not None:
+                log.debug("heap trimmed in %.1f ms", took * 1000)
 
     async def _retain(self) -> None:
         while True:
