@@ -42,7 +42,9 @@ def name_key(name: str) -> str:
     Valid names are ASCII, so lower-casing is case folding; it is spelled out here so that every
     component compares names the same way.
     """
-    return name.lower()
+    key = name.lower()
+    # Most names are lower case already: one string per user then, not two equal ones.
+    return name if key == name else key
 
 
 #: Room names are ``#`` followed by a valid user name: the ``#`` keeps rooms and users apart

@@ -15,11 +15,11 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from importlib.metadata import PackageNotFoundError, version
 from typing import Final, Literal, cast
 
 from wirechat_common import ErrorCode
 
+from . import __version__
 from .admission import Admission, Refusal
 from .chat import ChatCore, ChatSettings
 from .config import ServerConfig
@@ -38,10 +38,8 @@ SESSION_SAVE_INTERVAL: Final = 600.0
 
 
 def server_version() -> str:
-    try:
-        return f"wirechat/{version('wirechat-server')}"
-    except PackageNotFoundError:  # pragma: no cover - running from a bare source tree
-        return "wirechat"
+    """What the welcome's ``server`` field says: ``wirechat/`` and the release."""
+    return f"wirechat/{__version__}"
 
 
 class ChatServer:
