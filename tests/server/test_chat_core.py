@@ -38,6 +38,8 @@ from wirechat_server.native import NATIVE
 from wirechat_server.plaintext import PLAIN
 from wirechat_server.sessions import User
 
+from .hand_loop import HandRunLoop
+
 T = TypeVar("T")
 
 TS = 1000
@@ -91,9 +93,10 @@ class Chat:
     """A core whose flushes run when the test says the turn is over."""
 
     def __init__(self, **settings: Any) -> None:
-        self.scheduled: list[Callable[[], None]] = []
+        self.loop = HandRunLoop()
+        self.scheduled = self.loop.scheduled
         self.core = ChatCore(
-            schedule=self.scheduled.append,
+            loop=self.loop,
             settings=ChatSettings(**settings),
             store=None,
             clock=lambda: TS,

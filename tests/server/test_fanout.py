@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -22,6 +21,8 @@ from wirechat_common import Ping
 from wirechat_common.messages import AnyMessage
 from wirechat_server import fanout as fanout_module
 from wirechat_server.fanout import Fanout, Room, Special, WireFormat
+
+from .hand_loop import HandRunLoop
 
 _TOKEN = re.compile(rb"[A-Z]+<([^>]*)>")
 
@@ -90,8 +91,9 @@ class Turns:
     """A fan-out whose flushes are scheduled into a list; :meth:`end_turn` runs them."""
 
     def __init__(self) -> None:
-        self.scheduled: list[Callable[[], None]] = []
-        self.fanout = Fanout(self.scheduled.append)
+        self.loop = HandRunLoop()
+        self.scheduled = self.loop.scheduled
+        self.fanout = Fanout(self.loop)
 
     def end_turn(self) -> None:
         """Run the turn's flush: it must have been scheduled exactly once."""
@@ -770,8 +772,9 @@ class FanoutModel(RuleBasedStateMachine):
         super().__init__()
         self.native = FakeWire("N")
         self.plain = FakeWire("P", silent="q")
-        self.scheduled: list[Callable[[], None]] = []
-        self.fanout = Fanout(self.scheduled.append)
+        self.loop = HandRunLoop()
+        self.scheduled = self.loop.scheduled
+        self.fanout = Fanout(self.loop)
         self.rooms = [room(f"#r{n}") for n in range(ROOMS)]
         self.members = [
             FakeMember(f"m{n}", self.native if n % 3 else self.plain) for n in range(MEMBERS)
@@ -893,3 +896,64 @@ FanoutModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 test_fanout_matches_the_model = FanoutModel.TestCase
+
+
+class SlowMember(FakeMember):
+    """A member whose every write moves the clock on: a flush that takes time."""
+
+    def __init__(self, name: str, wire: WireFormat, clock: list[float], cost: float) -> None:
+        super().__init__(name, wire)
+        self.clock = clock
+        self.cost = cost
+
+    def deliver(self, data: bytes) -> None:
+        super().deliver(data)
+        self.clock[0] += self.cost
+
+
+def test_a_busy_loop_flushes_no_sooner_than_the_last_flush_took_after_it_ended() -> None:
+    loop = HandRunLoop()
+    now = [100.0]
+    fanout = Fanout(loop, delay=0.001, clock=lambda: now[0])
+    wire = FakeWire("N")
+    a = room("#a")
+    slow = SlowMember("slow", wire, now, cost=0.5)
+    a.add(slow)
+
+    fanout.to_room(a, ev("first"))
+    assert loop.delays == [0.001]  # a quiet loop: the coalescing delay alone
+    loop.scheduled.pop()()  # the flush takes 0.5 s
+
+    now[0] += 0.1
+    fanout.to_room(a, ev("second"))
+    assert loop.delays[-1] == pytest.approx(0.4)  # 0.5 s after the last flush ended
+    loop.scheduled.pop()()
+
+    now[0] += 0.6  # quiet again for longer than the last flush took
+    fanout.to_room(a, ev("third"))
+    assert loop.delays[-1] == 0.001
+    loop.scheduled.pop()()
+    assert slow.tokens() == ["first", "second", "third"]
+
+
+def test_a_short_flush_does_not_pace_the_next() -> None:
+    loop = HandRunLoop()
+    now = [100.0]
+    fanout = Fanout(loop, delay=0.001, clock=lambda: now[0])
+    a = room("#a")
+    a.add(SlowMember("quick", FakeWire("N"), now, cost=fanout_module.PACE_AFTER / 2))
+    for token in ("first", "second"):
+        fanout.to_room(a, ev(token))
+        loop.scheduled.pop()()
+    assert loop.delays == [0.001, 0.001]
+
+
+def test_without_a_delay_a_quiet_loop_flushes_at_the_end_of_the_turn() -> None:
+    loop = HandRunLoop()
+    fanout = Fanout(loop)
+    a = room("#a")
+    member = members("m", 1, FakeWire("N"), a)[0]
+    fanout.to_room(a, ev("now"))
+    assert loop.delays == [0.0]
+    loop.scheduled.pop()()
+    assert member.tokens() == ["now"]

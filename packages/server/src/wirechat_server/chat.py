@@ -48,7 +48,7 @@ from wirechat_common import (
     room_key,
 )
 
-from .fanout import Fanout, Member, Room
+from .fanout import Fanout, Member, Room, Scheduler
 from .sessions import Sessions, User
 from .store import (
     AppendResult,
@@ -131,22 +131,21 @@ _Page = tuple[PageQuery, str, int, bool]
 class ChatCore:
     """Registration, rooms, messages, presence and history. See the module docstring.
 
-    ``schedule`` and ``schedule_now`` are the fan-out's (see :class:`Fanout`): the server passes
-    ``loop.call_later`` bound to its coalescing delay and ``loop.call_soon``; ``clock`` gives
-    timestamps in milliseconds.
+    ``loop`` schedules the fan-out's flushes, ``coalesce_delay`` after the first event queued
+    (see :class:`Fanout`); ``clock`` gives timestamps in milliseconds.
     """
 
     def __init__(
         self,
         *,
-        schedule: Callable[[Callable[[], None]], object],
-        schedule_now: Callable[[Callable[[], None]], object] | None = None,
+        loop: Scheduler,
+        coalesce_delay: float = 0.0,
         settings: ChatSettings | None = None,
         store: MessageStore | None = None,
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self.settings = settings or ChatSettings()
-        self.fanout = Fanout(schedule, schedule_now)
+        self.fanout = Fanout(loop, delay=coalesce_delay)
         self._store = store
         self._clock = clock
         self._sessions = Sessions(

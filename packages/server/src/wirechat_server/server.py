@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import logging
 import time
 from collections.abc import Callable
@@ -66,12 +65,9 @@ class ChatServer:
                 before_commit=store_hook,
                 coalesce_delay=config.coalesce_delay,
             )
-        schedule: Callable[[Callable[[], None]], object] = self.loop.call_soon
-        if config.coalesce_delay:
-            schedule = functools.partial(self.loop.call_later, config.coalesce_delay)
         self.core = ChatCore(
-            schedule=schedule,
-            schedule_now=self.loop.call_soon,
+            loop=self.loop,
+            coalesce_delay=config.coalesce_delay,
             store=self.store,
             settings=ChatSettings(
                 server_name=server_version(),
