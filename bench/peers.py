@@ -15,12 +15,12 @@ import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
 
 #: The hard descriptor limit here is 20,000; idle-10k needs 10,000 on each side plus spares.
 WANTED_DESCRIPTORS = 20_000
@@ -144,19 +144,30 @@ PEERS: dict[str, Peer] = {
 }
 
 
+#: Run by a fresh interpreter: the source file of every module the server imports.
+_LIST_SERVER_MODULES: Final = """
+import sys, wirechat_server.cli
+for module in list(sys.modules.values()):
+    source = getattr(module, "__file__", None) or ""
+    if source.endswith(".py"):
+        print(source)
+"""
+
+
 def compile_bytecode() -> None:
-    """Write the ``.pyc`` files of everything a wirechat server imports, as an installed server
-    has them: pip compiles bytecode when it installs, uv with ``--compile-bytecode``. Without
-    them (``PYTHONDONTWRITEBYTECODE`` is set on some machines, ours among them) every start
-    compiles from source, which leaves some 5 MiB of the compiler's garbage in the server's
-    memory and would be charged to it in idle-10k."""
-    folders = {sysconfig.get_path("purelib"), sysconfig.get_path("platlib")}
-    for package in ("wirechat_common", "wirechat_server"):
-        spec = importlib.util.find_spec(package)
-        if spec is not None and spec.origin is not None:
-            folders.add(str(Path(spec.origin).parent))
-    for folder in sorted(folders):
-        compileall.compile_dir(folder, quiet=1, workers=0)
+    """Write the ``.pyc`` files of every module a wirechat server imports, as an installed
+    server has them: pip compiles bytecode when it installs, uv with ``--compile-bytecode``.
+    Without them (``PYTHONDONTWRITEBYTECODE`` is set on some machines, ours among them) every
+    start compiles from source, which leaves some 3 MiB of the compiler's garbage in the
+    server's memory and would be charged to it in idle-10k."""
+    listing = subprocess.run(
+        [sys.executable, "-c", _LIST_SERVER_MODULES],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    for source in listing.stdout.splitlines():
+        compileall.compile_file(source, quiet=1)
 
 
 def free_port() -> int:
