@@ -37,7 +37,10 @@ class Client(asyncio.Protocol):
         self._marker = dialect.ready_marker()
         self._setup = b""
         self.delivered = 0
-        self.chunks = 0  # reads that carried data: how well the server coalesced its writes
+        # Reads that carried data. Deliveries per read show how well the server gathered its
+        # writes, as long as the generator keeps up: when it falls behind, the kernel merges
+        # writes too, so under saturation the figure says more about the generator.
+        self.chunks = 0
         # Witness role: counts one sender's messages, so the sender can bound what is in flight.
         self.watch: bytes | None = None
         self.watched = 0

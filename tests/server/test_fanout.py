@@ -957,3 +957,46 @@ def test_without_a_delay_a_quiet_loop_flushes_at_the_end_of_the_turn() -> None:
     assert loop.delays == [0.0]
     loop.scheduled.pop()()
     assert member.tokens() == ["now"]
+
+
+def test_expedite_writes_at_the_end_of_the_turn_unless_the_last_flush_was_long() -> None:
+    loop = HandRunLoop()
+    now = [100.0]
+    fanout = Fanout(loop, delay=0.001, clock=lambda: now[0])
+    a = room("#a")
+    slow = SlowMember("slow", FakeWire("N"), now, cost=0.5)
+    a.add(slow)
+
+    fanout.to_room(a, ev("first"))  # a delayed flush is scheduled...
+    fanout.expedite()  # ...and an immediate one, which writes it
+    assert loop.delays == [0.001, 0.0]
+    loop.scheduled.pop()()
+    assert slow.tokens() == ["first"]
+    loop.scheduled.pop()()  # the delayed one finds nothing left
+    assert len(slow.writes) == 1
+
+    now[0] += 0.1  # the flush took 0.5 s and ended 0.1 s ago: pacing is in force
+    fanout.expedite()
+    fanout.to_room(a, ev("second"))
+    assert loop.delays[2:] == [pytest.approx(0.4)]  # no immediate flush; the paced one
+    loop.scheduled.pop()()
+    assert slow.tokens() == ["first", "second"]
+
+
+def test_after_flush_runs_once_what_was_queued_is_written() -> None:
+    turns = Turns()
+    a = room("#a")
+    member = members("m", 1, FakeWire("N"), a)[0]
+    ran: list[list[str]] = []
+
+    turns.fanout.after_flush(lambda: ran.append(member.tokens()))  # nothing queued: soon
+    assert len(turns.scheduled) == 1
+    turns.scheduled.pop()()
+    assert ran == [[]]
+
+    turns.fanout.to_room(a, ev("e1"))
+    turns.fanout.after_flush(lambda: ran.append(member.tokens()))
+    turns.end_turn()  # the flush writes e1, then schedules the callback
+    assert ran == [[]]
+    turns.scheduled.pop()()
+    assert ran == [[], ["e1"]]

@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.helpers import WAIT, Listener, NativeClient, NonReader, PlainClient, running_server
-from wirechat_common import Ack, LeaveReason, Say, Welcome
-from wirechat_server.connection import Connection
+from wirechat_common import Ack, LeaveReason, Say, Users, Welcome, Who
+from wirechat_server.connection import REQUESTS_PER_TURN, Connection
 from wirechat_server.server import ChatServer
 
 KIB = 1024
@@ -26,6 +26,7 @@ TEXT = "x" * KIB
 BATCH = 32  # messages per write: bounded bursts, so the readers who do read keep up
 _MESSAGE_IDS = itertools.count()
 MAX_MESSAGES = 8000  # 8 MiB: twice what the kernel can absorb for a non-reader (4 MiB wmem)
+REQUESTS = 5 * REQUESTS_PER_TURN + 7  # pipelined in one write
 
 
 @pytest.fixture
@@ -251,3 +252,31 @@ async def test_reset_while_output_is_pending_is_one_drop() -> None:
         assert server.core.users() == ["observer", "sender"]
         await sender.close()
         await observer.client.close()
+
+
+async def test_pipelined_requests_are_answered_a_bounded_batch_per_write(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """However long fan-out waits before writing (here 50 ms), a client's pipelined requests
+    are handled at most REQUESTS_PER_TURN at a time: the next batch waits until the replies to
+    the last were written and the output bounds could act."""
+    writes: list[bytes] = []
+    deliver = Connection.deliver
+
+    def recording(self: Connection, data: bytes) -> None:
+        if self.name == "piper":
+            writes.append(data)
+        deliver(self, data)
+
+    monkeypatch.setattr(Connection, "deliver", recording)
+    async with running_server(msg_rate=0, coalesce_delay=0.05) as server:
+        piper = await NativeClient.connect(server, "piper")
+        writes.clear()
+        await piper.send(*(Who() for _ in range(REQUESTS)))
+        replies = await piper.collect(Users, REQUESTS)
+
+        assert len(replies) == REQUESTS
+        per_write = [data.count(b'"type":"users"') for data in writes]
+        assert sum(per_write) == REQUESTS
+        assert max(per_write) <= REQUESTS_PER_TURN, per_write
+        await piper.close()

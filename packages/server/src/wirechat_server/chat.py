@@ -1,7 +1,8 @@
 """The chat itself, with no sockets: users, rooms, direct messages, history.
 
 :class:`ChatCore` turns what users do into events and hands them to :class:`~.fanout.Fanout`,
-which writes once per loop turn. It never touches a socket and never waits.
+which gathers them for a moment and writes them once. It never touches a socket and never
+waits.
 
 Durability rule: a message is relayed and acknowledged only once it is stored. ``say`` hands the
 message to the :class:`~.store.MessageStore` (group commit, off the loop); the fan-out and the

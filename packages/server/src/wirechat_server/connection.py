@@ -15,6 +15,7 @@ so a client cannot make the server queue replies it does not read.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import socket
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
@@ -35,10 +36,10 @@ log: Final = logging.getLogger("wirechat.server")
 
 _NATIVE_FIRST_BYTE: Final = b"{"[0]
 
-#: Requests handled for one connection in one turn of the event loop. Replies are written only
-#: when the turn ends (``Fanout.flush``), so the output bounds can act only between turns; with
-#: no cap, a client pipelining thousands of cheap requests (uvloop hands over up to 32 reads per
-#: turn) had them all answered, megabytes past ``max_output_buffer`` and seconds of loop stall,
+#: Requests handled for one connection before its replies are written. Replies are written only
+#: when fan-out flushes (``Fanout.flush``), so the output bounds can act only then; with no cap,
+#: a client pipelining thousands of cheap requests (uvloop hands over up to 32 reads per turn)
+#: had them all answered, megabytes past ``max_output_buffer`` and seconds of loop stall,
 #: before the server noticed that it reads none of the replies.
 REQUESTS_PER_TURN: Final = 64
 
@@ -219,10 +220,10 @@ class Connection(asyncio.Protocol):
         handled = 0
         while not self.closed and not self._paused:
             if handled == REQUESTS_PER_TURN:
-                # Stop reading until this turn's replies are flushed (the flush was scheduled
-                # first, so it runs first) and the output bounds have had their say.
+                # Stop reading until these replies are written and the output bounds have had
+                # their say.
                 self._pause(_PAUSED_TURN)
-                self.loop.call_soon(self._resume, _PAUSED_TURN)
+                self.core.fanout.after_flush(functools.partial(self._resume, _PAUSED_TURN))
                 return
             handled += 1
             try:

@@ -184,6 +184,7 @@ class Fanout:
         self._special: dict[Member, Special] = {}
         self._flush_pending = False
         self._expedite_pending = False
+        self._after_flush: list[Callable[[], None]] = []
         self._last_took = 0.0  # how long the last flush took
         self._last_end = 0.0  # when it ended (clock)
 
@@ -263,21 +264,32 @@ class Fanout:
         self._queue.append(entry)
         if not self._flush_pending:
             self._flush_pending = True
-            rest = 0.0
-            if self._last_took >= PACE_AFTER:
-                rest = self._last_took - (self._clock() - self._last_end)
-            delay = max(self._delay, rest)
+            delay = max(self._delay, self._pacing())
             if delay > 0:
                 self._loop.call_later(delay, self._scheduled_flush)
             else:
                 self._loop.call_soon(self._scheduled_flush)
 
+    def _pacing(self) -> float:
+        """How long the next flush must still wait because the last one was long."""
+        if self._last_took < PACE_AFTER:
+            return 0.0
+        return self._last_took - (self._clock() - self._last_end)
+
     def expedite(self) -> None:
         """Write what is queued at the end of this turn, not after the coalescing delay (a
-        commit's relays: they already waited for the disk, which grouped them)."""
-        if not self._expedite_pending:
+        commit's relays: they already waited for the disk, which grouped them). Pacing still
+        applies: after a long flush, the paced one writes them."""
+        if not self._expedite_pending and self._pacing() <= 0:
             self._expedite_pending = True
             self._loop.call_soon(self._expedited_flush)
+
+    def after_flush(self, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once what is queued now has been written (soon, if nothing is)."""
+        if self._queue:
+            self._after_flush.append(callback)
+        else:
+            self._loop.call_soon(callback)
 
     def _scheduled_flush(self) -> None:
         self._flush_pending = False
@@ -317,6 +329,9 @@ class Fanout:
             self._special = {}
             self._last_end = self._clock()
             self._last_took = self._last_end - started
+            waiting, self._after_flush = self._after_flush, []
+            for callback in waiting:
+                self._loop.call_soon(callback)
 
     def _layout(
         self, room: Room, wire: WireFormat, layouts: dict[tuple[Room, WireFormat], _Layout]

@@ -11,8 +11,9 @@ Threads. The event loop never touches the disk. One writer thread owns the only 
 connection each. In WAL mode SQLite lets reads run during a commit, so history requests never
 wait for an fsync, and they only ever see committed messages.
 
-Group commit. :meth:`~MessageStore.submit` only queues; once per event-loop turn that turn's
-submissions go to the writer in one hand-off. The writer takes everything queued, writes it in
+Group commit. :meth:`~MessageStore.submit` only queues; ``coalesce_delay`` after the first
+submission (or at the end of the loop turn, without a delay) everything queued goes to the
+writer in one hand-off. The writer takes everything queued, writes it in
 one transaction, commits once, and resolves the whole batch with one ``call_soon_threadsafe``.
 
 Order. Ids are assigned by the writer in commit order: strictly increasing, never reused (not
