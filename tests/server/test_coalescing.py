@@ -16,7 +16,6 @@ import pytest
 
 from tests.helpers import NativeClient, running_server
 from wirechat_common import Ack, Message, Say
-from wirechat_server.connection import Connection
 from wirechat_server.server import ChatServer
 
 DELAY = 0.1  # the longest allowed
@@ -25,18 +24,9 @@ SENDERS = 5
 
 
 @pytest.fixture
-def writes_to_reader(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+def writes_to_reader(server_writes: dict[str, list[bytes]]) -> list[bytes]:
     """Every write the server makes to the connection named ``reader``."""
-    writes: list[bytes] = []
-    deliver = Connection.deliver
-
-    def recording(self: Connection, data: bytes) -> None:
-        if self.name == "reader":
-            writes.append(data)
-        deliver(self, data)
-
-    monkeypatch.setattr(Connection, "deliver", recording)
-    return writes
+    return server_writes["reader"]
 
 
 async def _room(server: ChatServer) -> tuple[NativeClient, list[NativeClient]]:

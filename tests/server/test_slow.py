@@ -255,20 +255,12 @@ async def test_reset_while_output_is_pending_is_one_drop() -> None:
 
 
 async def test_pipelined_requests_are_answered_a_bounded_batch_per_write(
-    monkeypatch: pytest.MonkeyPatch,
+    server_writes: dict[str, list[bytes]],
 ) -> None:
     """However long fan-out waits before writing (here 50 ms), a client's pipelined requests
     are handled at most REQUESTS_PER_TURN at a time: the next batch waits until the replies to
     the last were written and the output bounds could act."""
-    writes: list[bytes] = []
-    deliver = Connection.deliver
-
-    def recording(self: Connection, data: bytes) -> None:
-        if self.name == "piper":
-            writes.append(data)
-        deliver(self, data)
-
-    monkeypatch.setattr(Connection, "deliver", recording)
+    writes = server_writes["piper"]
     async with running_server(msg_rate=0, coalesce_delay=0.05) as server:
         piper = await NativeClient.connect(server, "piper")
         writes.clear()
