@@ -40,6 +40,7 @@ from typing import Any, Final
 from wirechat_common import MAX_HISTORY
 
 from . import store_sql
+from .store_checkpoint import Checkpointer
 from .store_model import (
     AppendResult,
     PageQuery,
@@ -127,6 +128,7 @@ class MessageStore:
         self._coalesce_delay: Final = coalesce_delay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: Writer | None = None
+        self._checkpointer: Checkpointer | None = None
         self._running = False
         self._closing: asyncio.Future[None] | None = None
         self._incoming: list[Submission] = []  # this turn's, not yet handed to the writer
@@ -169,6 +171,8 @@ class MessageStore:
         try:
             # The writer creates the schema and turns WAL on before any reader opens the file.
             self._last_id = await asyncio.wrap_future(self._writer.ready)
+            self._checkpointer = Checkpointer(self._path, synchronous=self._synchronous)
+            self._checkpointer.start()
             for _ in range(self._read_threads):
                 conn = await asyncio.to_thread(
                     store_sql.connect, self._path, synchronous=self._synchronous, query_only=True
@@ -195,6 +199,8 @@ class MessageStore:
             # Set after the writer's last on_batch was scheduled; both travel through
             # call_soon_threadsafe, first in first out, so every future is settled by now.
             await asyncio.wrap_future(self._writer.done)
+        if self._checkpointer is not None:
+            await asyncio.to_thread(self._checkpointer.stop)
         await asyncio.to_thread(self._readers.shutdown, wait=True)
         while not self._read_conns.empty():
             self._read_conns.get().close()
@@ -340,6 +346,8 @@ class MessageStore:
         # On the loop, once per batch.
         self._outstanding -= len(outcomes)
         self._available = ok
+        if ok and self._checkpointer is not None:
+            self._checkpointer.note_commit()
         for future, outcome in outcomes:
             if future.done():  # cancelled by its caller
                 continue

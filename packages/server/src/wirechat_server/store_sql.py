@@ -44,6 +44,11 @@ READ_CACHE_KIB: Final = 512
 #: store's own writer thread writes, so this covers outside tools (a backup, the sqlite3 shell).
 BUSY_TIMEOUT_MS: Final = 5000
 
+#: WAL pages past which the writer checkpoints by itself, inside a commit. Normally the store's
+#: checkpoint thread (:mod:`.store_checkpoint`) keeps the WAL far below this, off the commit
+#: path; this only bounds the file if that thread cannot keep up (SQLite's default is 1,000).
+WRITER_AUTOCHECKPOINT_PAGES: Final = 10_000
+
 #: The WAL is truncated back to this size after a checkpoint, so one burst does not leave a huge
 #: file behind (without a limit the WAL keeps its largest size for good).
 JOURNAL_SIZE_LIMIT: Final = 16 * 1024 * 1024
@@ -183,6 +188,7 @@ def open_writer(path: Path, *, synchronous: Synchronous) -> tuple[sqlite3.Connec
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if mode != "wal":
             raise sqlite3.DatabaseError(f"cannot use WAL mode on {path} (got {mode!r})")
+        conn.execute(f"PRAGMA wal_autocheckpoint = {WRITER_AUTOCHECKPOINT_PAGES}")
         with transaction(conn):
             _migrate(conn, path)
             last_id = max(
@@ -283,3 +289,11 @@ def retention_steps(
                             break  # this room may have more to drop: the next step returns to it
                     after_room = room
             yield deleted
+
+
+def checkpoint(conn: sqlite3.Connection) -> tuple[int, int]:
+    """A passive checkpoint: copy what it can of the WAL into the database, waiting for nobody.
+    Returns (pages in the WAL, pages copied so far)."""
+    busy, wal_pages, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    del busy  # PASSIVE never waits, so it is never busy
+    return int(wal_pages), int(copied)
