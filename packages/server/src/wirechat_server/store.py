@@ -8,13 +8,14 @@ reconnecting client missed, and retention.
 
 Threads. The event loop never touches the disk. One writer thread owns the only write connection
 (:mod:`.store_writer`: group commit, ids, idempotency); a small pool of read threads has a
-connection each. In WAL mode SQLite lets reads run during a commit, so history requests never
-wait for an fsync, and they only ever see committed messages.
+connection each; a checkpoint thread copies the WAL back into the database, so that no commit
+has to (:mod:`.store_checkpoint`). In WAL mode SQLite lets reads run during a commit, so history
+requests never wait for an fsync, and they only ever see committed messages.
 
 Group commit. :meth:`~MessageStore.submit` only queues; ``coalesce_delay`` after the first
 submission (or at the end of the loop turn, without a delay) everything queued goes to the
-writer in one hand-off. The writer takes everything queued, writes it in
-one transaction, commits once, and resolves the whole batch with one ``call_soon_threadsafe``.
+writer in one hand-off. The writer takes everything queued, writes it in one transaction,
+commits once, and resolves the whole batch with one ``call_soon_threadsafe``.
 
 Order. Ids are assigned by the writer in commit order: strictly increasing, never reused (not
 after retention, not across restarts). A batch's futures are resolved in id order, and batches in
