@@ -113,7 +113,7 @@ class ServerConfig:
         10.0, "seconds a client's unsent output may go without draining before: too_slow"
     )
     coalesce_delay: float = _setting(
-        0.001,
+        0.002,
         "seconds messages may gather after the first of a quiet moment before they are stored "
         "and relayed: messages sent at about the same time then cost one commit and one write "
         "per recipient, not one each (at most 0.1; 0: at once)",

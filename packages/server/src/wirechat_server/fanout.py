@@ -4,7 +4,7 @@ Everything the chat core says goes through :class:`Fanout`: to a room (:meth:`Fa
 optionally leaving out one member: a sender does not get its own message back) or to one member
 (:meth:`Fanout.to_member`: acks, errors, history pages). Nothing is written until
 :meth:`Fanout.flush` runs, a short delay after the first event queued (the server's
-``coalesce_delay``, 1 ms; a "turn" below is what is queued between two flushes), and then:
+``coalesce_delay``, 2 ms; a "turn" below is what is queued between two flushes), and then:
 
 - each event is rendered once per wire format in use (JSON for native clients, a text line for
   plain-text ones), never once per recipient;
