@@ -911,41 +911,48 @@ class SlowMember(FakeMember):
         self.clock[0] += self.cost
 
 
+class Timed:
+    """A fan-out with a 1 ms delay, a clock the test moves, and room #a with one member
+    whose every write costs ``cost`` seconds of that clock."""
+
+    def __init__(self, cost: float) -> None:
+        self.loop = HandRunLoop()
+        self.now = [100.0]
+        self.fanout = Fanout(self.loop, delay=0.001, clock=lambda: self.now[0])
+        self.room = room("#a")
+        self.member = SlowMember("slow", FakeWire("N"), self.now, cost)
+        self.room.add(self.member)
+
+    def run_next(self) -> None:
+        self.loop.scheduled.pop()()
+
+
 def test_a_busy_loop_flushes_no_sooner_than_the_last_flush_took_after_it_ended() -> None:
-    loop = HandRunLoop()
-    now = [100.0]
-    fanout = Fanout(loop, delay=0.001, clock=lambda: now[0])
-    wire = FakeWire("N")
-    a = room("#a")
-    slow = SlowMember("slow", wire, now, cost=0.5)
-    a.add(slow)
+    timed = Timed(cost=0.5)
+    fanout, loop, a = timed.fanout, timed.loop, timed.room
 
     fanout.to_room(a, ev("first"))
     assert loop.delays == [0.001]  # a quiet loop: the coalescing delay alone
-    loop.scheduled.pop()()  # the flush takes 0.5 s
+    timed.run_next()  # the flush takes 0.5 s
 
-    now[0] += 0.1
+    timed.now[0] += 0.1
     fanout.to_room(a, ev("second"))
     assert loop.delays[-1] == pytest.approx(0.4)  # 0.5 s after the last flush ended
-    loop.scheduled.pop()()
+    timed.run_next()
 
-    now[0] += 0.6  # quiet again for longer than the last flush took
+    timed.now[0] += 0.6  # quiet again for longer than the last flush took
     fanout.to_room(a, ev("third"))
     assert loop.delays[-1] == 0.001
-    loop.scheduled.pop()()
-    assert slow.tokens() == ["first", "second", "third"]
+    timed.run_next()
+    assert timed.member.tokens() == ["first", "second", "third"]
 
 
 def test_a_short_flush_does_not_pace_the_next() -> None:
-    loop = HandRunLoop()
-    now = [100.0]
-    fanout = Fanout(loop, delay=0.001, clock=lambda: now[0])
-    a = room("#a")
-    a.add(SlowMember("quick", FakeWire("N"), now, cost=fanout_module.PACE_AFTER / 2))
+    timed = Timed(cost=fanout_module.PACE_AFTER / 2)
     for token in ("first", "second"):
-        fanout.to_room(a, ev(token))
-        loop.scheduled.pop()()
-    assert loop.delays == [0.001, 0.001]
+        timed.fanout.to_room(timed.room, ev(token))
+        timed.run_next()
+    assert timed.loop.delays == [0.001, 0.001]
 
 
 def test_without_a_delay_a_quiet_loop_flushes_at_the_end_of_the_turn() -> None:
@@ -960,26 +967,22 @@ def test_without_a_delay_a_quiet_loop_flushes_at_the_end_of_the_turn() -> None:
 
 
 def test_expedite_writes_at_the_end_of_the_turn_unless_the_last_flush_was_long() -> None:
-    loop = HandRunLoop()
-    now = [100.0]
-    fanout = Fanout(loop, delay=0.001, clock=lambda: now[0])
-    a = room("#a")
-    slow = SlowMember("slow", FakeWire("N"), now, cost=0.5)
-    a.add(slow)
+    timed = Timed(cost=0.5)
+    fanout, loop, a, slow = timed.fanout, timed.loop, timed.room, timed.member
 
     fanout.to_room(a, ev("first"))  # a delayed flush is scheduled...
     fanout.expedite()  # ...and an immediate one, which writes it
     assert loop.delays == [0.001, 0.0]
-    loop.scheduled.pop()()
+    timed.run_next()
     assert slow.tokens() == ["first"]
-    loop.scheduled.pop()()  # the delayed one finds nothing left
+    timed.run_next()  # the delayed one finds nothing left
     assert len(slow.writes) == 1
 
-    now[0] += 0.1  # the flush took 0.5 s and ended 0.1 s ago: pacing is in force
+    timed.now[0] += 0.1  # the flush took 0.5 s and ended 0.1 s ago: pacing is in force
     fanout.expedite()
     fanout.to_room(a, ev("second"))
     assert loop.delays[2:] == [pytest.approx(0.4)]  # no immediate flush; the paced one
-    loop.scheduled.pop()()
+    timed.run_next()
     assert slow.tokens() == ["first", "second"]
 
 
