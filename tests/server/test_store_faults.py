@@ -87,6 +87,17 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         yield mountpoint
 
 
+def beyond_wal(db: Path) -> str:
+    """A text too big for the room the WAL file already holds.
+
+    Once the checkpoint thread has copied every frame back, the next commit restarts the WAL
+    at its start and writes into space the file already has: a small message then fits on a
+    full disk. A text bigger than the whole WAL needs new space, whenever the checkpoint ran.
+    """
+    wal = db.with_name(db.name + "-wal")
+    return "x" * (wal.stat().st_size + 16 * 1024)
+
+
 async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(
     small_disk: Path,
 ) -> None:
@@ -94,7 +105,7 @@ async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(
     async with opened(db) as store:
         before = [await say(store, f"before {n}", client_id=f"b{n}") for n in range(5)]
         filler = fill(small_disk)
-        refused = [say(store, "x" * 2000, client_id=f"full{n}") for n in range(8)]
+        refused = [say(store, beyond_wal(db), client_id=f"full{n}") for n in range(8)]
         outcomes = await asyncio.gather(*refused, return_exceptions=True)
         assert all(isinstance(o, StoreUnavailable) for o in outcomes), outcomes
         assert not healthy(store)
@@ -102,7 +113,7 @@ async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(
         assert [m.id for m in await store.recent("#a", 50)] == [r.message.id for r in before]
         # Still full: refused again, the store keeps serving.
         with pytest.raises(StoreUnavailable):
-            await say(store, "x" * 2000)
+            await say(store, beyond_wal(db))
         filler.unlink()
         after = await asyncio.gather(
             *(say(store, "y" * 2000, client_id=f"full{n}") for n in range(8))
