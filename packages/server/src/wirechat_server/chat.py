@@ -168,7 +168,7 @@ class ChatCore:
         """Bring back the sessions saved before a restart (see :mod:`.sessions`)."""
         self._sessions.restore(
             [
-                (User.restored(name, hashed, dm_floor), seen_ms / 1000)
+                (User(name, dm_floor, hashed), seen_ms / 1000)
                 for _, name, hashed, dm_floor, seen_ms in rows
             ]
         )
@@ -240,14 +240,14 @@ class ChatCore:
                 ErrorCode.TOO_MANY_ROOMS,
                 f"{len(wanted)} rooms asked for; at most {settings.max_rooms_per_user} at once",
             )
-        user = self._sessions.claim(name, session, self._next_possible_id())
+        user, token = self._sessions.claim(name, session, self._next_possible_id())
         client.user = user
         client.name = user.name
         if not user.connections:
             bisect.insort(self._roster, user.name, key=name_key)
         user.connections.append(client)
         try:
-            self._welcome(client, user, wanted, dm_after, plain)
+            self._welcome(client, user, token, wanted, dm_after, plain)
         except BaseException:
             # Whatever failed, the name must not stay taken by a connection that never made it.
             self.leave(client, LeaveReason.DROPPED)
@@ -257,6 +257,7 @@ class ChatCore:
         self,
         client: Client,
         user: User,
+        token: str,
         rooms: dict[str, int],
         dm_after: int | None,
         plain: bool,
@@ -272,7 +273,7 @@ class ChatCore:
             max_frame_bytes=settings.max_frame_bytes,
             msg_burst=settings.msg_burst,
             msg_rate=settings.msg_rate,
-            session=user.token,
+            session=token,
             max_history=settings.max_history if self._store is not None else 0,
             max_rooms=settings.max_rooms_per_user,
         )
