@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import socket
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, Ping, ProtocolError
@@ -150,7 +149,6 @@ class Connection(asyncio.Protocol):
         if isinstance(peername, tuple) and len(peername) >= 2:
             self.address = str(peername[0])
             self.peer = f"{peername[0]}:{peername[1]}"
-        self._configure_socket(transport.get_extra_info("socket"))
         transport.set_write_buffer_limits(high=self.config.soft_output_buffer)
         refusal = self.server.admit(self, self.address)
         if refusal is not None:
@@ -162,21 +160,6 @@ class Connection(asyncio.Protocol):
             transport.close()
             return
         log.info("connect %s", self.peer)
-
-    def _configure_socket(self, sock: socket.socket | None) -> None:
-        if sock is None:
-            return
-        config = self.config
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            # Plain-text clients cannot answer pings, so the kernel probes for dead peers.
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            if hasattr(socket, "TCP_KEEPIDLE"):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, config.keepalive_idle)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, config.keepalive_interval)
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, config.keepalive_count)
-        except OSError:  # pragma: no cover - the peer may already be gone
-            pass
 
     def data_received(self, data: bytes) -> None:
         if self.closed:
