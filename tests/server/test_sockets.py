@@ -12,8 +12,7 @@ from tests.helpers import NativeClient, PlainClient, running_server
 @pytest.mark.skipif(not hasattr(socket, "TCP_KEEPIDLE"), reason="needs Linux keepalive options")
 @pytest.mark.parametrize("plain", [False, True], ids=["native", "plain"])
 async def test_accepted_connections_have_nodelay_and_the_keepalive_settings(plain: bool) -> None:
-    settings = {"keepalive_idle": 42, "keepalive_interval": 7, "keepalive_count": 3}
-    async with running_server(**settings) as server:
+    async with running_server(keepalive_idle=42, keepalive_interval=7, keepalive_count=3) as server:
         if plain:
             client: NativeClient | PlainClient = await PlainClient.connect(server, "alice")
         else:
