@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sys
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, Ping, ProtocolError
@@ -97,7 +98,7 @@ class Connection(asyncio.Protocol):
         "loop",
         "name",
         "opened_at",
-        "peer",
+        "port",
         "registered",
         "rooms",
         "server",
@@ -116,8 +117,8 @@ class Connection(asyncio.Protocol):
         self.session: Session | None = None
         self.wire: WireFormat = PLAIN
         self.name = ""
-        self.peer = "?"
         self.address = "?"
+        self.port = 0
         self.fanout_state: Special | None = None
         self.rooms: list[Room] = []
         self.user: User | None = None
@@ -139,6 +140,13 @@ class Connection(asyncio.Protocol):
         self._output_seen = 0
         self._progress_at = now
 
+    @property
+    def peer(self) -> str:
+        """``address:port`` for the log, built only when logged: idle connections add up."""
+        if ":" in self.address:
+            return f"[{self.address}]:{self.port}"
+        return f"{self.address}:{self.port}"
+
     # -- asyncio callbacks ------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -147,8 +155,10 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if isinstance(peername, tuple) and len(peername) >= 2:
-            self.address = str(peername[0])
-            self.peer = f"{peername[0]}:{peername[1]}"
+            # Interned: every connection from one address, and the admission registry, share
+            # one string.
+            self.address = sys.intern(str(peername[0]))
+            self.port = int(peername[1])
         transport.set_write_buffer_limits(high=self.config.soft_output_buffer)
         refusal = self.server.admit(self, self.address)
         if refusal is not None:
