@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import signal
 import sqlite3
@@ -24,6 +25,7 @@ import pytest
 from tests.server.disks import fill, small_tmpfs
 from tests.server.store_helpers import CHILD, WAIT, healthy, integrity, opened, say, stored
 from wirechat_server.store import StoreUnavailable
+from wirechat_server.store_writer import SLOW_COMMIT, SLOW_COMMIT_REPORT_EVERY, SlowCommits
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -54,6 +56,48 @@ async def test_slow_storage_never_stalls_the_event_loop(tmp_path: Path) -> None:
         ids = [r.message.id for r in results]
         assert ids == sorted(ids)  # late, but in order
         assert lag < 0.1  # the commits took 0.6 s; the loop never waited for them
+
+
+async def test_a_slow_commit_is_reported_once_for_a_run_of_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def slow(size: int) -> None:
+        time.sleep(SLOW_COMMIT + 0.02)
+
+    caplog.set_level(logging.WARNING, logger="wirechat.store")
+    async with opened(tmp_path / "m.db", before_commit=slow) as store:
+        await say(store, "first")
+        await say(store, "second")
+    warnings = [r.getMessage() for r in caplog.records if "slow storage" in r.getMessage()]
+    assert len(warnings) == 1, warnings  # the second waits for the next report
+    assert warnings[0].startswith("slow storage: a commit of 1 message(s) took ")
+
+
+def test_slow_commits_are_folded_into_one_report_a_minute(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = [1000.0]
+    slow = SlowCommits(clock=lambda: now[0])
+    caplog.set_level(logging.WARNING, logger="wirechat.store")
+
+    def reports() -> list[str]:
+        return [r.getMessage() for r in caplog.records]
+
+    slow.note(0.002, 5)  # a healthy commit: nothing
+    assert reports() == []
+    slow.note(0.25, 5)
+    assert len(reports()) == 1
+    assert "a commit of 5 message(s) took 250 ms (1 over 100 ms" in reports()[0]
+    now[0] += 10
+    slow.note(0.5, 3)
+    now[0] += 10
+    slow.note(0.2, 2)
+    assert len(reports()) == 1  # within the minute: counted, not logged
+    now[0] += SLOW_COMMIT_REPORT_EVERY
+    slow.note(0.15, 7)
+    assert len(reports()) == 2
+    assert "a commit of 7 message(s) took 150 ms (3 over 100 ms" in reports()[1]
+    assert "the slowest 500 ms" in reports()[1]
 
 
 async def test_a_failed_commit_fails_its_batch_stores_nothing_and_the_next_succeeds(

@@ -28,6 +28,7 @@ import concurrent.futures
 import logging
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,12 @@ from .store_model import AppendResult, StoreClosed, StoredMessage, StoreUnavaila
 from .store_sql import Row, Synchronous
 
 log: Final = logging.getLogger("wirechat.store")
+
+#: A commit that takes longer than this (seconds) is reported: every message in it, and every
+#: message behind it, waited that long to be relayed. A healthy disk commits in about 1 ms.
+SLOW_COMMIT: Final = 0.1
+#: At most one slow-storage warning per this many seconds; each counts the ones it folded in.
+SLOW_COMMIT_REPORT_EVERY: Final = 60.0
 
 
 class Submission(NamedTuple):
@@ -69,6 +76,44 @@ class RetentionJob:
 
 #: (future, result or the exception to set) for each submission of a batch, in id order.
 Outcomes = list[tuple[asyncio.Future[AppendResult], AppendResult | BaseException]]
+
+
+class SlowCommits:
+    """Warns when commits are slow, the first at once, then at most once a minute.
+
+    With ``synchronous=FULL`` a message is relayed only once its commit's fsync returns, so a
+    stalling disk shows as latency for everyone; this is how an operator finds out why.
+    """
+
+    __slots__ = ("_clock", "_count", "_reported_at", "_slowest")
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._count = 0
+        self._slowest = 0.0
+        self._reported_at = -SLOW_COMMIT_REPORT_EVERY
+
+    def note(self, took: float, messages: int) -> None:
+        """A commit of ``messages`` took ``took`` seconds."""
+        if took < SLOW_COMMIT:
+            return
+        self._count += 1
+        self._slowest = max(self._slowest, took)
+        now = self._clock()
+        if now - self._reported_at < SLOW_COMMIT_REPORT_EVERY:
+            return
+        log.warning(
+            "slow storage: a commit of %d message(s) took %.0f ms (%d over %.0f ms since the last "
+            "report, the slowest %.0f ms); messages are relayed only once committed",
+            messages,
+            took * 1000,
+            self._count,
+            SLOW_COMMIT * 1000,
+            self._slowest * 1000,
+        )
+        self._count = 0
+        self._slowest = 0.0
+        self._reported_at = now
 
 
 class Writer:
@@ -109,6 +154,7 @@ class Writer:
         self._conn: sqlite3.Connection | None = None
         self._last_id = 0  # the last committed id
         self._failing = False
+        self._slow = SlowCommits()
         #: The last id once the database is open (or why it could not be opened).
         self.ready: concurrent.futures.Future[int] = concurrent.futures.Future()
         #: Done when the thread has ended, after its last ``on_batch``.
@@ -219,6 +265,7 @@ class Writer:
             self._drop_if_stuck()
 
     def _commit(self, batch: list[Submission]) -> None:
+        started = time.monotonic()
         try:
             outcomes = self._write(batch)
         except Exception as exc:
@@ -235,6 +282,7 @@ class Writer:
                 failed.append((sub.future, error))
             self._post(self._on_batch, failed, False)
             return
+        self._slow.note(time.monotonic() - started, len(batch))
         if self._failing:
             log.warning("storing messages works again")
             self._failing = False
