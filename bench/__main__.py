@@ -73,18 +73,22 @@ async def _run_one(scenario: str, peer: Peer, sizes: Sizes, server_cpu: int | No
         result = Result(scenario, peer.name, clients, 0)
         result.notes.append(f"skipped: {peer.name} cannot serve {clients} clients")
         return result
-    with running(peer, server_cpu) as (pid, port):
+    warnings: list[str] = []
+    with running(peer, server_cpu, warnings) as (pid, port):
         if scenario == "idle-10k":
-            return await idle(peer.name, peer.dialect, pid, port, sizes, peer.connect_batch)
-        return await fanout(
-            peer.name,
-            peer.dialect,
-            pid,
-            port,
-            sizes,
-            paced=scenario == "fanout-1k",
-            batch=peer.connect_batch,
-        )
+            result = await idle(peer.name, peer.dialect, pid, port, sizes, peer.connect_batch)
+        else:
+            result = await fanout(
+                peer.name,
+                peer.dialect,
+                pid,
+                port,
+                sizes,
+                paced=scenario == "fanout-1k",
+                batch=peer.connect_batch,
+            )
+    result.notes += (f"server log: {warning}" for warning in warnings)
+    return result
 
 
 async def run(scenarios: Sequence[str], peers: Sequence[Peer], sizes: Sizes) -> list[Result]:

@@ -70,6 +70,8 @@ class Peer:
     #: Clients to connect at once, within the peer's listen backlog: an overflowing accept queue
     #: shows up as connect retries and timeouts rather than as slowness.
     connect_batch: int = 100
+    #: Whether the server logs in wirechat's format, whose warnings the run reports.
+    reports_warnings: bool = False
 
 
 def _wirechat(port: int, workdir: Path, storage: str = "sqlite") -> list[str]:
@@ -131,10 +133,12 @@ def _miniircd_available() -> str | None:
 
 
 PEERS: dict[str, Peer] = {
-    "wirechat-native": Peer("wirechat-native", "native", _wirechat, _always),
-    "wirechat-plain": Peer("wirechat-plain", "plain", _wirechat, _always),
+    "wirechat-native": Peer("wirechat-native", "native", _wirechat, _always, reports_warnings=True),
+    "wirechat-plain": Peer("wirechat-plain", "plain", _wirechat, _always, reports_warnings=True),
     # The native server with storage off: what durable history costs is native / relay.
-    "wirechat-relay": Peer("wirechat-relay", "native", _wirechat_relay, _always),
+    "wirechat-relay": Peer(
+        "wirechat-relay", "native", _wirechat_relay, _always, reports_warnings=True
+    ),
     "ngircd": Peer("ngircd", "irc", _ngircd, _ngircd_available, connect_batch=10),
     # miniircd uses select(), which cannot watch descriptors past 1023, and listens with a
     # backlog of 5.
@@ -197,9 +201,31 @@ def _wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float)
     raise RuntimeError(f"the server did not listen on port {port} within {timeout} s")
 
 
+#: Server warnings (such as slow storage) quoted in a result's notes, at most.
+MAX_WARNINGS: Final = 3
+
+
+def log_warnings(log_text: str) -> list[str]:
+    """The WARNING and ERROR lines of a wirechat server's log, without their timestamps."""
+    found = []
+    for line in log_text.splitlines():
+        parts = line.split(" ", 3)  # date, time, level, "logger: message"
+        if len(parts) == 4 and parts[2] in ("WARNING", "ERROR"):
+            found.append(f"{parts[2]} {parts[3]}")
+    if len(found) > MAX_WARNINGS:
+        found[MAX_WARNINGS:] = [f"and {len(found) - MAX_WARNINGS} more warnings"]
+    return found
+
+
 @contextlib.contextmanager
-def running(peer: Peer, cpu: int | None) -> Iterator[tuple[int, int]]:
-    """Start ``peer`` on a free port, pinned to ``cpu``; yield (pid, port); stop it by PID."""
+def running(
+    peer: Peer, cpu: int | None, warnings: list[str] | None = None
+) -> Iterator[tuple[int, int]]:
+    """Start ``peer`` on a free port, pinned to ``cpu``; yield (pid, port); stop it by PID.
+
+    Once it has stopped, its logged warnings are added to ``warnings`` (for peers that log in
+    wirechat's format): a slow disk or a refused client explains an outlier.
+    """
     with tempfile.TemporaryDirectory(prefix=f"bench-{peer.name}-") as tmp:
         workdir = Path(tmp)
         port = free_port()
@@ -229,3 +255,5 @@ def running(peer: Peer, cpu: int | None) -> Iterator[tuple[int, int]]:
                 process.kill()
                 process.wait()
             log.close()
+            if warnings is not None and peer.reports_warnings:
+                warnings += log_warnings((workdir / "server.log").read_text(errors="replace"))

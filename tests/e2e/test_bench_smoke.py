@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.peers import log_warnings
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -46,3 +48,21 @@ def test_bench_smoke_runs_every_scenario_without_loss(tmp_path: Path) -> None:
             assert result["metrics"]["loss"] == 0, result
             assert result["metrics"]["delivered"] == result["metrics"]["expected"], result
     assert "fanout-1k-sat" in completed.stdout  # the table was printed
+
+
+def test_a_wirechat_servers_warnings_are_quoted_from_its_log() -> None:
+    log = "\n".join(
+        [
+            "2026-11-26 02:15:11,368 INFO wirechat.server: listening on 127.0.0.1:7801",
+            "2026-11-26 02:15:12,001 WARNING wirechat.store: slow storage: a commit of 5 ...",
+            "2026-11-26 02:15:13,002 ERROR wirechat.store: cannot store messages: disk full",
+            *[f"2026-11-26 02:15:14,00{n} WARNING wirechat.server: w{n}" for n in range(3)],
+            "Traceback (most recent call last):",
+        ]
+    )
+    assert log_warnings(log) == [
+        "WARNING wirechat.store: slow storage: a commit of 5 ...",
+        "ERROR wirechat.store: cannot store messages: disk full",
+        "WARNING wirechat.server: w0",
+        "and 2 more warnings",  # past MAX_WARNINGS (3)
+    ]
