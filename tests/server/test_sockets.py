@@ -20,6 +20,7 @@ async def test_accepted_connections_have_nodelay_and_the_keepalive_settings(plai
         (connection,) = server.connections
         assert connection.transport is not None
         sock = connection.transport.get_extra_info("socket")
+        # Set by the event loop itself (asyncio and uvloop alike), not by tune_listener.
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
         assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
         # Not the kernel's defaults (7200 s, 75 s, 9): the server's settings.

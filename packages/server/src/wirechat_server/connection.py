@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import sys
 from typing import TYPE_CHECKING, Any, Final, Protocol, cast
 
 from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, Ping, ProtocolError
@@ -142,7 +141,10 @@ class Connection(asyncio.Protocol):
 
     @property
     def peer(self) -> str:
-        """``address:port`` for the log, built only when logged: idle connections add up."""
+        """``address:port`` for the log. Built each time it is logged rather than kept: a
+        string per connection adds up over thousands of idle ones."""
+        if not self.port:  # no peer name (a socket that was gone before it was accepted)
+            return self.address
         if ":" in self.address:
             return f"[{self.address}]:{self.port}"
         return f"{self.address}:{self.port}"
@@ -155,9 +157,7 @@ class Connection(asyncio.Protocol):
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if isinstance(peername, tuple) and len(peername) >= 2:
-            # Interned: every connection from one address, and the admission registry, share
-            # one string.
-            self.address = sys.intern(str(peername[0]))
+            self.address = str(peername[0])
             self.port = int(peername[1])
         transport.set_write_buffer_limits(high=self.config.soft_output_buffer)
         refusal = self.server.admit(self, self.address)

@@ -43,16 +43,15 @@ def server_version() -> str:
 
 
 def tune_listener(sock: socket.socket, config: ServerConfig) -> None:
-    """Set the options every accepted connection should have on the listening socket.
+    """Set TCP keepalive on the listening socket, for every connection it accepts.
 
-    Accepted sockets inherit them (Linux and the BSDs), which costs nothing per connection;
+    Plain-text clients cannot answer pings, so the kernel probes for dead peers. Accepted
+    sockets inherit the options (Linux and the BSDs), which costs nothing per connection;
     setting them on each accepted socket took four system calls and a socket object per
-    connection that uvloop then keeps (72 bytes each). ``TCP_NODELAY``: fan-out already
-    gathers its writes, so a small reply must not wait for the peer's ACK. Keepalive:
-    plain-text clients cannot answer pings, so the kernel probes for dead peers.
+    connection that uvloop then keeps (72 bytes each). ``TCP_NODELAY`` needs nothing here:
+    asyncio and uvloop set it on every connection they accept.
     """
     try:
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
         if hasattr(socket, "TCP_KEEPIDLE"):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, config.keepalive_idle)
@@ -154,14 +153,21 @@ class ChatServer:
                 self.config.port,
                 backlog=LISTEN_BACKLOG,
                 reuse_address=True,
+                # Not before the options are set: a connection takes the listener's options
+                # when its handshake completes, and keeps them for life.
+                start_serving=False,
             )
+            for sock in self._listener.sockets:
+                tune_listener(sock, self.config)
+            await self._listener.start_serving()
         except BaseException:
+            if self._listener is not None:
+                self._listener.close()
+                self._listener = None
             if self.store is not None:
                 await self.store.close()
             raise
         config = self.config
-        for sock in self._listener.sockets:
-            tune_listener(sock, config)
         if self.store is not None and (config.retention_days or config.retention_per_room):
             self._retention = asyncio.create_task(self._retain(), name="wirechat-retention")
         self._sweeper = asyncio.create_task(self._sweep(), name="wirechat-sweeper")
