@@ -79,41 +79,47 @@ Outcomes = list[tuple[asyncio.Future[AppendResult], AppendResult | BaseException
 
 
 class SlowCommits:
-    """Warns when commits are slow, the first at once, then at most once a minute.
+    """Warns when commits are slow: the first at once, then at most once a minute.
 
     With ``synchronous=FULL`` a message is relayed only once its commit's fsync returns, so a
-    stalling disk shows as latency for everyone; this is how an operator finds out why.
+    stalling disk shows as latency for everyone; this is how an operator finds out why. Slow
+    commits after a report are counted, and reported with the first commit (slow or not) a
+    minute later, or when the store closes.
     """
 
-    __slots__ = ("_clock", "_count", "_reported_at", "_slowest")
+    __slots__ = ("_clock", "_count", "_reported_at", "_slowest", "_slowest_rows")
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._count = 0
         self._slowest = 0.0
+        self._slowest_rows = 0
         self._reported_at = -SLOW_COMMIT_REPORT_EVERY
 
-    def note(self, took: float, messages: int) -> None:
-        """A commit of ``messages`` took ``took`` seconds."""
-        if took < SLOW_COMMIT:
-            return
-        self._count += 1
-        self._slowest = max(self._slowest, took)
-        now = self._clock()
-        if now - self._reported_at < SLOW_COMMIT_REPORT_EVERY:
+    def note(self, took: float, rows: int) -> None:
+        """A commit of ``rows`` (messages or sessions) took ``took`` seconds."""
+        if took >= SLOW_COMMIT:
+            self._count += 1
+            if took > self._slowest:
+                self._slowest, self._slowest_rows = took, rows
+        if self._count and self._clock() - self._reported_at >= SLOW_COMMIT_REPORT_EVERY:
+            self.report()
+
+    def report(self) -> None:
+        """Log the slow commits not reported yet, if any."""
+        if not self._count:
             return
         log.warning(
-            "slow storage: a commit of %d message(s) took %.0f ms (%d over %.0f ms since the last "
-            "report, the slowest %.0f ms); messages are relayed only once committed",
-            messages,
-            took * 1000,
+            "slow storage: %d commit(s) over %.0f ms since the last report, the slowest %.0f ms "
+            "(%d rows); messages are relayed only once committed",
             self._count,
             SLOW_COMMIT * 1000,
             self._slowest * 1000,
+            self._slowest_rows,
         )
         self._count = 0
         self._slowest = 0.0
-        self._reported_at = now
+        self._reported_at = self._clock()
 
 
 class Writer:
@@ -206,6 +212,7 @@ class Writer:
             log.critical("the message store's writer failed", exc_info=True)
             raise
         finally:
+            self._slow.report()
             if self._conn is not None:
                 self._conn.close()
             self._abandon()
@@ -255,6 +262,7 @@ class Writer:
     def _save_sessions(self, rows: list[store_sql.SessionRow]) -> None:
         # Sessions are a convenience, not a promise: a failure is logged and the rows dropped
         # (the sessions stay valid in memory until the server stops).
+        started = time.monotonic()
         try:
             conn = self._connection()
             with store_sql.transaction(conn):
@@ -263,6 +271,8 @@ class Writer:
         except Exception as exc:
             log.warning("cannot save %d sessions: %s", len(rows), exc)
             self._drop_if_stuck()
+            return
+        self._slow.note(time.monotonic() - started, len(rows))  # messages wait behind it too
 
     def _commit(self, batch: list[Submission]) -> None:
         started = time.monotonic()
