@@ -206,11 +206,11 @@ MAX_WARNINGS: Final = 3
 
 
 def log_warnings(log_text: str) -> list[str]:
-    """The WARNING and ERROR lines of a wirechat server's log, without their timestamps."""
+    """The WARNING, ERROR and CRITICAL lines of a wirechat server's log, without timestamps."""
     found = []
     for line in log_text.splitlines():
         parts = line.split(" ", 3)  # date, time, level, "logger: message"
-        if len(parts) == 4 and parts[2] in ("WARNING", "ERROR"):
+        if len(parts) == 4 and parts[2] in ("WARNING", "ERROR", "CRITICAL"):
             found.append(f"{parts[2]} {parts[3]}")
     if len(found) > MAX_WARNINGS:
         found[MAX_WARNINGS:] = [f"and {len(found) - MAX_WARNINGS} more warnings"]

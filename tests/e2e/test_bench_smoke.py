@@ -56,6 +56,7 @@ def test_a_wirechat_servers_warnings_are_quoted_from_its_log() -> None:
             "2026-11-26 02:15:11,368 INFO wirechat.server: listening on 127.0.0.1:7801",
             "2026-11-26 02:15:12,001 WARNING wirechat.store: slow storage: a commit of 5 ...",
             "2026-11-26 02:15:13,002 ERROR wirechat.store: cannot store messages: disk full",
+            "2026-11-26 02:15:13,003 CRITICAL wirechat.store: the message store's writer failed",
             *[f"2026-11-26 02:15:14,00{n} WARNING wirechat.server: w{n}" for n in range(3)],
             "Traceback (most recent call last):",
         ]
@@ -63,6 +64,6 @@ def test_a_wirechat_servers_warnings_are_quoted_from_its_log() -> None:
     assert log_warnings(log) == [
         "WARNING wirechat.store: slow storage: a commit of 5 ...",
         "ERROR wirechat.store: cannot store messages: disk full",
-        "WARNING wirechat.server: w0",
-        "and 2 more warnings",  # past MAX_WARNINGS (3)
+        "CRITICAL wirechat.store: the message store's writer failed",
+        "and 3 more warnings",  # past MAX_WARNINGS (3)
     ]
