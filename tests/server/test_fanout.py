@@ -927,8 +927,9 @@ class Timed:
         self.loop.scheduled.pop()()
 
 
-def test_a_busy_loop_flushes_no_sooner_than_the_last_flush_took_after_it_ended() -> None:
+def test_after_a_long_flush_the_next_waits_a_share_of_its_duration_after_it_ended() -> None:
     timed = Timed(cost=0.5)
+    paced = 0.5 * fanout_module.PACE_FACTOR
     fanout, loop, a = timed.fanout, timed.loop, timed.room
 
     fanout.to_room(a, ev("first"))
@@ -937,7 +938,7 @@ def test_a_busy_loop_flushes_no_sooner_than_the_last_flush_took_after_it_ended()
 
     timed.now[0] += 0.1
     fanout.to_room(a, ev("second"))
-    assert loop.delays[-1] == pytest.approx(0.4)  # 0.5 s after the last flush ended
+    assert loop.delays[-1] == pytest.approx(paced - 0.1)  # ``paced`` after the last flush ended
     timed.run_next()
 
     timed.now[0] += 0.6  # quiet again for longer than the last flush took
@@ -981,7 +982,8 @@ def test_expedite_writes_at_the_end_of_the_turn_unless_the_last_flush_was_long()
     timed.now[0] += 0.1  # the flush took 0.5 s and ended 0.1 s ago: pacing is in force
     fanout.expedite()
     fanout.to_room(a, ev("second"))
-    assert loop.delays[2:] == [pytest.approx(0.4)]  # no immediate flush; the paced one
+    paced = 0.5 * fanout_module.PACE_FACTOR - 0.1
+    assert loop.delays[2:] == [pytest.approx(paced)]  # no immediate flush; the paced one
     timed.run_next()
     assert slow.tokens() == ["first", "second"]
 
