@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .peers import PEERS, Peer, compile_bytecode, raise_descriptor_limit, running
-from .report import table, write_json
+from .report import summary, table, write_json
 from .scenarios import Result, Sizes, fanout, idle
 
 SCENARIOS = ("fanout-1k-sat", "fanout-1k", "idle-10k")
@@ -49,6 +49,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--idle-clients", type=int, default=10_000, help="connections for idle-10k (10000)"
     )
     parser.add_argument("--reference", default="ngircd", help="server the ratios compare to")
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run everything N times, in rounds, and summarise each server's ratios with their "
+        "median: on a shared machine one run's ratio can be off by a third (1)",
+    )
     parser.add_argument("--json", type=Path, help="where to write the results as JSON")
     parser.add_argument(
         "--smoke",
@@ -91,15 +99,25 @@ async def _run_one(scenario: str, peer: Peer, sizes: Sizes, server_cpu: int | No
     return result
 
 
-async def run(scenarios: Sequence[str], peers: Sequence[Peer], sizes: Sizes) -> list[Result]:
+async def run(
+    scenarios: Sequence[str], peers: Sequence[Peer], sizes: Sizes, repeat: int = 1
+) -> list[Result]:
     server_cpu, generator_cpu = _cores()
     if generator_cpu is not None:
         os.sched_setaffinity(0, {generator_cpu})
     results: list[Result] = []
-    for scenario in scenarios:
-        for peer in peers:
-            print(f"running {scenario} against {peer.name}...", file=sys.stderr, flush=True)
-            results.append(await _run_one(scenario, peer, sizes, server_cpu))
+    # Rounds outermost: each round measures every server, so a noisy minute of the machine
+    # spoils one round of all of them rather than every run of one.
+    for round_number in range(1, repeat + 1):
+        for scenario in scenarios:
+            for peer in peers:
+                label = f" (round {round_number} of {repeat})" if repeat > 1 else ""
+                print(
+                    f"running {scenario} against {peer.name}{label}...", file=sys.stderr, flush=True
+                )
+                result = await _run_one(scenario, peer, sizes, server_cpu)
+                result.round = round_number
+                results.append(result)
     return results
 
 
@@ -136,8 +154,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             peers.append(PEERS[name])
     if any(peer.name.startswith("wirechat") for peer in peers):
         compile_bytecode()
-    results = uvloop_run(run(args.scenario or SCENARIOS, peers, sizes))
-    print(table(results, args.reference))
+    if args.repeat < 1:
+        build_parser().error("--repeat must be at least 1")
+    results = uvloop_run(run(args.scenario or SCENARIOS, peers, sizes, args.repeat))
+    for round_number in range(1, args.repeat + 1):
+        if args.repeat > 1:
+            print(f"\n== round {round_number} of {args.repeat}")
+        print(table([r for r in results if r.round == round_number], args.reference))
+    if args.repeat > 1:
+        print(summary(results, args.reference))
     meta: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": platform.platform(),

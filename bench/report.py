@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -38,6 +39,17 @@ COLUMNS: Final = {
 }
 
 
+def _aligned(lines: Sequence[Sequence[str]]) -> list[str]:
+    """``lines`` as text columns, the first line a header underlined with dashes."""
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    out = [
+        "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+    out.insert(1, "  ".join("-" * width for width in widths))
+    return out
+
+
 def _cell(value: Any) -> str:
     if isinstance(value, int) and abs(value) >= 10_000:
         return f"{value:,}"
@@ -67,14 +79,8 @@ def table(results: Sequence[Result], reference: str) -> str:
                     ratio,
                 ]
             )
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
         out.append(f"\n{scenario}")
-        for index, line in enumerate(lines):
-            out.append(
-                "  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True))
-            )
-            if index == 0:
-                out.append("  ".join("-" * width for width in widths))
+        out += _aligned(lines)
         history = _history_cost(rows, key)
         if history:
             out.append(history)
@@ -82,6 +88,38 @@ def table(results: Sequence[Result], reference: str) -> str:
             for note in row.notes:
                 out.append(f"  note: {row.server}: {note}")
     return "\n".join(out)
+
+
+def ratios(results: Sequence[Result], reference: str) -> dict[tuple[str, str], list[float]]:
+    """Each (scenario, server)'s headline ratio to ``reference`` in every round that measured
+    both, in round order."""
+    found: dict[tuple[str, str], list[float]] = {}
+    for scenario, (key, _more_is_better) in HEADLINE.items():
+        for round_number in sorted({r.round for r in results}):
+            rows = [r for r in results if r.scenario == scenario and r.round == round_number]
+            base = next((r.metrics.get(key) for r in rows if r.server == reference), None)
+            for row in rows:
+                value = row.metrics.get(key)
+                if value is not None and base:
+                    found.setdefault((scenario, row.server), []).append(value / base)
+    return found
+
+
+def summary(results: Sequence[Result], reference: str) -> str:
+    """The ratios of a ``--repeat`` run, round by round and sorted, with their medians."""
+    out = [f"\nover {len({r.round for r in results})} rounds: each server's ratio to {reference}"]
+    lines = [["scenario", "server", "ratios by round", "sorted", "median"]]
+    for (scenario, server), found in ratios(results, reference).items():
+        lines.append(
+            [
+                scenario,
+                server,
+                " ".join(f"{ratio:.2f}" for ratio in found),
+                " ".join(f"{ratio:.2f}" for ratio in sorted(found)),
+                f"{statistics.median(found):.2f}x",
+            ]
+        )
+    return "\n".join(out + _aligned(lines))
 
 
 def _history_cost(rows: Sequence[Result], key: str) -> str:

@@ -51,6 +51,8 @@ class Result:
     registered: int
     metrics: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    #: Which round of a ``--repeat`` run this is (1 for a single run).
+    round: int = 1
 
 
 class ServerProbe:
