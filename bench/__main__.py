@@ -25,6 +25,13 @@ SCENARIOS = ("fanout-1k-sat", "fanout-1k", "idle-10k")
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
 
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
@@ -51,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--reference", default="ngircd", help="server the ratios compare to")
     parser.add_argument(
         "--repeat",
-        type=int,
+        type=_positive,
         default=1,
         metavar="N",
         help="run everything N times, in rounds, and summarise each server's ratios with their "
@@ -154,8 +161,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             peers.append(PEERS[name])
     if any(peer.name.startswith("wirechat") for peer in peers):
         compile_bytecode()
-    if args.repeat < 1:
-        build_parser().error("--repeat must be at least 1")
     results = uvloop_run(run(args.scenario or SCENARIOS, peers, sizes, args.repeat))
     for round_number in range(1, args.repeat + 1):
         if args.repeat > 1:

@@ -90,10 +90,10 @@ def table(results: Sequence[Result], reference: str) -> str:
     return "\n".join(out)
 
 
-def ratios(results: Sequence[Result], reference: str) -> dict[tuple[str, str], list[float]]:
-    """Each (scenario, server)'s headline ratio to ``reference`` in every round that measured
-    both, in round order."""
-    found: dict[tuple[str, str], list[float]] = {}
+def ratios(results: Sequence[Result], reference: str) -> dict[tuple[str, str], dict[int, float]]:
+    """Each (scenario, server)'s headline ratio to ``reference``, by round, in every round that
+    measured both."""
+    found: dict[tuple[str, str], dict[int, float]] = {}
     for scenario, (key, _more_is_better) in HEADLINE.items():
         for round_number in sorted({r.round for r in results}):
             rows = [r for r in results if r.scenario == scenario and r.round == round_number]
@@ -101,22 +101,27 @@ def ratios(results: Sequence[Result], reference: str) -> dict[tuple[str, str], l
             for row in rows:
                 value = row.metrics.get(key)
                 if value is not None and base:
-                    found.setdefault((scenario, row.server), []).append(value / base)
+                    found.setdefault((scenario, row.server), {})[round_number] = value / base
     return found
 
 
 def summary(results: Sequence[Result], reference: str) -> str:
-    """The ratios of a ``--repeat`` run, round by round and sorted, with their medians."""
-    out = [f"\nover {len({r.round for r in results})} rounds: each server's ratio to {reference}"]
+    """The ratios of a ``--repeat`` run, round by round (``-`` where a round has none) and
+    sorted, with their medians."""
+    rounds = sorted({r.round for r in results})
+    by_server = ratios(results, reference)
+    out = [f"\nover {len(rounds)} rounds: each server's ratio to {reference}"]
+    if not by_server:
+        return "\n".join([*out, f"no ratios: {reference} was not measured"])
     lines = [["scenario", "server", "ratios by round", "sorted", "median"]]
-    for (scenario, server), found in ratios(results, reference).items():
+    for (scenario, server), found in by_server.items():
         lines.append(
             [
                 scenario,
                 server,
-                " ".join(f"{ratio:.2f}" for ratio in found),
-                " ".join(f"{ratio:.2f}" for ratio in sorted(found)),
-                f"{statistics.median(found):.2f}x",
+                " ".join(f"{found[n]:.2f}" if n in found else "-" for n in rounds),
+                " ".join(f"{ratio:.2f}" for ratio in sorted(found.values())),
+                f"{statistics.median(found.values()):.2f}x",
             ]
         )
     return "\n".join(out + _aligned(lines))

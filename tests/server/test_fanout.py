@@ -941,7 +941,9 @@ def test_after_a_long_flush_the_next_waits_a_share_of_its_duration_after_it_ende
     assert loop.delays[-1] == pytest.approx(paced - 0.1)  # ``paced`` after the last flush ended
     timed.run_next()
 
-    timed.now[0] += 0.6  # quiet again for longer than the last flush took
+    # Quiet again for longer than the paced share of the last flush, though not for as long
+    # as the whole of it: no more pacing.
+    timed.now[0] += paced + 0.01
     fanout.to_room(a, ev("third"))
     assert loop.delays[-1] == 0.001
     timed.run_next()

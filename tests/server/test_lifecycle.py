@@ -215,9 +215,9 @@ async def test_abortive_closes_each_announce_one_drop_and_leave_nothing_behind(
         (remaining,) = server.connections
         assert remaining.name == "observer"
         assert len(server.core) == 1
-        # The connections' own logger: a slow disk may well warn meanwhile (wirechat.store).
-        server_log = [r for r in caplog.records if r.name == "wirechat.server"]
-        assert not [r for r in server_log if r.levelno >= logging.WARNING]
+        # Except the store's: a slow disk may well warn meanwhile, and that is not the subject.
+        others = [r for r in caplog.records if r.name != "wirechat.store"]
+        assert not [r for r in others if r.levelno >= logging.WARNING]
         disconnects = [r for r in caplog.records if "reason=dropped" in r.getMessage()]
         assert len(disconnects) == count
         await observer.close()

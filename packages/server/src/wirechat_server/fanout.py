@@ -144,7 +144,9 @@ class _Layout:
 
 #: A flush that took at least this long (seconds) paces the next one (see :class:`Fanout`). A
 #: room of 10,000 members takes about 40 ms, and with newcomers arriving in a stream each
-#: flush would carry the joins of one or two of them: 10,000 writes each time.
+#: flush would carry the joins of one or two of them: 10,000 writes each time. A room of
+#: 1,000 takes 8 to 15 ms here, so some of its flushes are paced and some not; a 30 ms
+#: threshold changed nothing clear there (docs/performance.md, fanout-1k).
 PACE_AFTER: Final = 0.010
 #: After such a flush the next one waits this fraction of its duration: writing then takes at
 #: most about two thirds of the loop. Measured with 1,000 members at 200 messages/s, where a
@@ -170,7 +172,7 @@ class Fanout:
     (:data:`PACE_AFTER`), the next one also waits until half as long as that one took
     (:data:`PACE_FACTOR`) has passed since it ended, so that writing to a big room takes at
     most about two thirds of the loop's time: requests keep being read and handled, and each
-    flush carries more (10,000 newcomers join a room in 10 to 14 s instead of 70).
+    flush carries more (10,000 newcomers join a room in 9 to 18 s instead of 33 to 171).
     :meth:`expedite` is for output whose wait already happened.
     """
 
