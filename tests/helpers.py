@@ -45,6 +45,16 @@ Target: TypeAlias = ChatServer | tuple[str, int]
 _tokens = itertools.count()
 
 
+async def eventually(
+    condition: Callable[[], bool], *, timeout: float = WAIT, poll: float = 0.01
+) -> None:
+    """Wait until ``condition()`` holds: for state that no client can observe as an event (the
+    server's own bookkeeping, a counter of writes). Fails after ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not condition():  # noqa: ASYNC110 - no event exists for this to await
+            await asyncio.sleep(poll)
+
+
 def address_of(target: Target) -> tuple[str, int]:
     """The (host, port) to connect to for ``target``."""
     return target.address if isinstance(target, ChatServer) else target

@@ -12,7 +12,7 @@ from typing import TypeVar
 import pytest
 
 from tests.client.support import FAST
-from tests.helpers import WAIT, NativeClient, running_server
+from tests.helpers import WAIT, NativeClient, eventually, running_server
 from wirechat_client.address import Address
 from wirechat_client.events import (
     Connecting,
@@ -144,12 +144,16 @@ async def test_registers_says_and_hears(server: ChatServer) -> None:
     await bob.close()
 
 
-async def test_answers_the_servers_pings() -> None:
+async def test_answers_the_servers_pings(server_writes: dict[str, list[bytes]]) -> None:
+    def pings() -> int:
+        return sum(data.count(b'"type":"ping"') for data in server_writes["alice"])
+
     async with running_server(idle_ping_interval=0.05, idle_timeout=0.1) as server:
         events = Events(ChatConnection(address_of(server), "alice", keepalive=60))
         await events.wait_for(Registered)
-        # Several ping rounds, each of which would drop a client that did not answer.
-        await asyncio.sleep(0.6)
+        # The server pings again only once its last ping was answered: four pings are three
+        # answers, any one of which, missing, would have dropped the client.
+        await eventually(lambda: pings() >= 4)
         assert server.core.users() == ["alice"]
         assert not [e for e in events.seen if isinstance(e, Disconnected)]
         await events.finish()

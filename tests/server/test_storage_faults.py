@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ import pytest
 from tests.e2e.process import server_process
 from tests.helpers import WAIT
 from tests.server.disks import fill, small_tmpfs
-from tests.server.room_helpers import Chat, ids, of_type, serving, strictly_increasing
+from tests.server.room_helpers import Chat, ids, of_type, of_types, serving, strictly_increasing
 from wirechat_common import Ack, Error, ErrorCode, Message, Ping, Pong, Say
 from wirechat_server.config import DATABASE_NAME
 
@@ -31,30 +30,6 @@ pytestmark = pytest.mark.timeout(30)
 
 def disk_error() -> sqlite3.OperationalError:
     return sqlite3.OperationalError("disk I/O error")
-
-
-class LagProbe:
-    """A callback every ``interval`` seconds that notes how late the loop ran it."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        self.loop = asyncio.get_running_loop()
-        self.interval = interval
-        self.lateness: list[float] = []
-        self._handle = self.loop.call_at(self.loop.time() + interval, self._tick)
-        self._due = self.loop.time() + interval
-
-    def _tick(self) -> None:
-        now = self.loop.time()
-        self.lateness.append(max(0.0, now - self._due))
-        self._due = now + self.interval
-        self._handle = self.loop.call_at(self._due, self._tick)
-
-    def stop(self) -> None:
-        self._handle.cancel()
-
-    def quantile(self, q: float) -> float:
-        ordered = sorted(self.lateness)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 # -- a failing commit ---------------------------------------------------------------------
@@ -127,59 +102,65 @@ async def test_storage_errors_do_not_count_as_the_clients_errors() -> None:
 
 # -- a slow disk --------------------------------------------------------------------------
 
-SLOW_COMMIT = 0.5  # seconds per commit: a disk in trouble (the brief's 2 s, shortened for CI)
-#: Loop lateness allowed: a stalled loop would show SLOW_COMMIT. Measured here (2 CPUs, the
-#: test's own clients on the same loop): p99 and max about 2 ms; 20 ms p99 is the goal.
-LAG_P99 = 0.02
-LAG_MAX = 0.1
-
 
 async def test_a_slow_disk_delays_acks_in_order_and_never_stalls_the_loop() -> None:
+    """While a commit is stuck on the disk, the loop keeps serving: timers fire, pings are
+    answered, others register and join, and nothing is acked or relayed before it is stored.
+    Once the disk moves again, every ack comes, in order. (What the disk's slowness costs in
+    milliseconds belongs to ``bench/``; here the commit is held by an event, so a busy machine
+    cannot change the outcome.)"""
     commits: list[int] = []
+    stuck, moving = threading.Event(), threading.Event()
 
     def slow(size: int) -> None:
         commits.append(size)
-        time.sleep(SLOW_COMMIT)
+        stuck.set()
+        moving.wait(2 * WAIT)
 
     async with serving(store_hook=slow) as server:
-        clients = [await Chat.hello(server, name) for name in ("alice", "bob", "carol")]
-        watcher = await Chat.hello(server, "watcher")
-        for client in [*clients, watcher]:
-            await client.drain()
-        probe = LagProbe()
-        started = time.monotonic()
-        for n in range(4):  # four rounds, so that later ones pile up behind a slow commit
-            for index, client in enumerate(clients):
-                await client.send(
-                    *(Say(text=f"{index}.{n}.{k}", client_id=f"{index}-{n}-{k}") for k in range(5))
-                )
-            await asyncio.sleep(0.02)  # let the rounds land in different loop turns
-        # A ping is answered at once, while the commits crawl.
-        pinged = time.monotonic()
-        await clients[0].send(Ping(token="during"))
-        await clients[0].answer(Pong)
-        ping_time = time.monotonic() - pinged
+        try:
+            clients = [await Chat.hello(server, name) for name in ("alice", "bob", "carol")]
+            watcher = await Chat.hello(server, "watcher")
+            for client in [*clients, watcher]:
+                await client.drain()
+
+            async def round_of_says(n: int) -> None:
+                for index, client in enumerate(clients):
+                    await client.send(
+                        *(
+                            Say(text=f"{index}.{n}.{k}", client_id=f"{index}-{n}-{k}")
+                            for k in range(5)
+                        )
+                    )
+
+            await round_of_says(0)
+            assert await asyncio.to_thread(stuck.wait, WAIT)
+            for n in range(1, 4):  # three more rounds pile up behind the stuck commit
+                await round_of_says(n)
+
+            # The writer thread is stuck in a commit; the loop is not.
+            await clients[0].send(Ping(token="during"))
+            assert await clients[0].answer(Pong) == Pong(token="during")
+            dave = await Chat.hello(server, "dave")
+            await dave.join("#elsewhere")
+            assert not moving.is_set()  # all of that happened inside the one stuck commit
+            for client in [*clients, watcher]:
+                assert of_types(await client.drain(), Ack, Message) == []
+        finally:
+            moving.set()
 
         acked: list[list[Ack]] = []
         for index, client in enumerate(clients):
-            acks = await client.collect(Ack, 20, timeout=10 * SLOW_COMMIT + WAIT)
+            acks = await client.collect(Ack, 20)
             assert [a.client_id for a in acks] == [
                 f"{index}-{n}-{k}" for n in range(4) for k in range(5)
             ]
             assert strictly_increasing(ids(acks))
             acked.append(acks)
-        elapsed = time.monotonic() - started
-        probe.stop()
-        relayed = await watcher.collect(Message, 60, timeout=WAIT)
+        relayed = await watcher.collect(Message, 60)
         assert ids(relayed) == sorted(a.id for acks in acked for a in acks)
-
-        assert elapsed >= SLOW_COMMIT  # the acks did wait for the disk
-        assert len(commits) >= 2
-        assert ping_time < SLOW_COMMIT / 2
-        assert len(probe.lateness) >= elapsed / 0.01 / 3, "the probe hardly ran"
-        assert probe.quantile(0.99) < LAG_P99, sorted(probe.lateness)[-10:]
-        assert max(probe.lateness) < LAG_MAX
-        for client in [*clients, watcher]:
+        assert len(commits) >= 2  # what arrived during the stuck commit went in a later one
+        for client in [*clients, watcher, dave]:
             await client.close()
 
 
