@@ -33,9 +33,9 @@ from wirechat_common import (
 )
 from wirechat_common.messages import AnyMessage
 from wirechat_server.chat import ChatCore, ChatSettings
+from wirechat_server.dialects.native import NATIVE
+from wirechat_server.dialects.plain import PLAIN
 from wirechat_server.fanout import Room, Special, WireFormat
-from wirechat_server.native import NATIVE
-from wirechat_server.plaintext import PLAIN
 from wirechat_server.sessions import User
 
 from .hand_loop import HandRunLoop

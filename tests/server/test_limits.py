@@ -205,13 +205,8 @@ def junk(size: int, seed: int) -> bytes:
     return bytes(data)
 
 
-TLS_CLIENT_HELLO = (
-    b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" + random.Random(7).randbytes(589)
-).replace(b"\n", b"\x0b")
-
 JUNK_CASES = [
     pytest.param(junk(600, 1), {}, ("bad_utf8", "register_timeout"), id="binary"),
-    pytest.param(TLS_CLIENT_HELLO, {}, ("bad_utf8", "register_timeout"), id="tls-hello"),
     pytest.param(b" " * 600, {}, ("register_timeout",), id="blanks"),
     pytest.param(b"A" * 600, {}, ("invalid_name",), id="ascii"),
     pytest.param(

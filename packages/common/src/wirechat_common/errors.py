@@ -66,13 +66,21 @@ class ProtocolError(Exception):
     the good messages that came before the bad frame in the same call.
     """
 
-    def __init__(self, code: ErrorCode, detail: str, *, fatal: bool = False) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        detail: str,
+        *,
+        fatal: bool = False,
+        client_id: str | None = None,
+        room: str | None = None,
+    ) -> None:
         super().__init__(f"{code}: {detail}")
         self.code = code
         self.detail = detail
         self.fatal = fatal
         self.messages: list[AnyMessage] = []
         #: The ``client_id`` of the ``say`` refused, for the error frame to echo.
-        self.client_id: str | None = None
+        self.client_id = client_id
         #: The room (or conversation) the refused request was about, for the frame to echo.
-        self.room: str | None = None
+        self.room = room

@@ -19,6 +19,7 @@ handled: everything above it reaches the connection live, so nothing is sent twi
 from __future__ import annotations
 
 import bisect
+import dataclasses
 import functools
 import logging
 import time
@@ -90,13 +91,24 @@ class ChatSettings:
     msg_burst: int = 0
     msg_rate: float = 0.0
     history_on_join: int = 50
-    plain_history_lines: int = 20
     max_history: int = 200
     max_rooms_per_user: int = 50
     max_rooms: int = 10_000
     session_ttl: float = 86_400.0
     max_sessions: int = 10_000
     welcome_users: int = 100
+
+    @classmethod
+    def from_config(cls, config: object, *, server_name: str) -> ChatSettings:
+        """The settings of these names that ``config`` (the server's) has, and ``server_name``.
+        Read by name, so a setting added here is taken from the server's config without a
+        second list to keep in step."""
+        taken = {
+            field.name: getattr(config, field.name)
+            for field in dataclasses.fields(cls)
+            if hasattr(config, field.name)
+        }
+        return cls(**{**taken, "server_name": server_name})
 
 
 def now_ms() -> int:
@@ -210,10 +222,12 @@ class ChatCore:
         """The room ``name`` (default: the lobby) if ``client`` is in it, else ``not_member``."""
         room = self._lobby if name is None else self._rooms.get(room_key(name))
         if room is None or room not in client.rooms:
-            error = ProtocolError(ErrorCode.NOT_MEMBER, f"you are not in {name or DEFAULT_ROOM}")
-            error.client_id = client_id
-            error.room = name or DEFAULT_ROOM
-            raise error
+            raise ProtocolError(
+                ErrorCode.NOT_MEMBER,
+                f"you are not in {name or DEFAULT_ROOM}",
+                client_id=client_id,
+                room=name or DEFAULT_ROOM,
+            )
         return room
 
     # -- registration ------------------------------------------------------------------------
@@ -226,9 +240,10 @@ class ChatCore:
         session: str | None = None,
         rooms: dict[str, int] | None = None,
         dm_after: int | None = None,
-        plain: bool = False,
+        recent: int | None = None,
     ) -> None:
-        """Register ``client`` as ``name``: ``welcome``, then each room's ``room`` and ``history``.
+        """Register ``client`` as ``name``: ``welcome``, then each room's ``room`` and ``history``
+        (``recent`` messages of a room joined afresh; default: ``history_on_join``).
 
         Raises :class:`ProtocolError`: ``name_taken`` if the name is in use (without its
         session), ``too_many_rooms`` if ``rooms`` lists more than a user may join.
@@ -247,7 +262,7 @@ class ChatCore:
             bisect.insort(self._roster, user.name, key=name_key)
         user.connections.append(client)
         try:
-            self._welcome(client, user, token, wanted, dm_after, plain)
+            self._welcome(client, user, token, wanted, dm_after, recent)
         except BaseException:
             # Whatever failed, the name must not stay taken by a connection that never made it.
             self.leave(client, LeaveReason.DROPPED)
@@ -260,7 +275,7 @@ class ChatCore:
         token: str,
         rooms: dict[str, int],
         dm_after: int | None,
-        plain: bool,
+        recent: int | None,
     ) -> None:
         settings = self.settings
         welcome = Welcome(
@@ -277,7 +292,8 @@ class ChatCore:
             max_history=settings.max_history if self._store is not None else 0,
             max_rooms=settings.max_rooms_per_user,
         )
-        recent = settings.plain_history_lines if plain else settings.history_on_join
+        if recent is None:
+            recent = settings.history_on_join
         # The whole answer holds at most max_history messages, shared among its pages (each
         # says ``more`` if it stopped short): a hello naming many rooms cannot make the server
         # build and buffer megabytes for one client.
@@ -330,8 +346,7 @@ class ChatCore:
         try:
             room = self._enter(client, name)
         except ProtocolError as error:
-            error.room = name
-            raise
+            raise ProtocolError(error.code, error.detail, fatal=error.fatal, room=name) from None
         recent = self._page_recent(room.key, room.name, self.settings.history_on_join, client.user)
         self._answer(client, [client.wire.render(self._room_info(room)), recent])
 
@@ -448,9 +463,9 @@ class ChatCore:
         the recipient and the sender's other ones, and ack it."""
         recipient = self._sessions.online(name_key(to))
         if recipient is None:
-            error = ProtocolError(ErrorCode.NO_SUCH_USER, f"nobody called {to!r} is connected")
-            error.client_id = client_id
-            raise error
+            raise ProtocolError(
+                ErrorCode.NO_SUCH_USER, f"nobody called {to!r} is connected", client_id=client_id
+            )
         assert client.user is not None
         self._submit(
             client, dm_room(client.user.key, recipient.key), recipient, text, action, client_id
@@ -493,13 +508,17 @@ class ChatCore:
                 fresh_after=user.dm_floor,
             )
         except StoreBusy as exc:
-            error = ProtocolError(ErrorCode.BUSY, f"too many messages wait for the disk ({exc})")
-            error.client_id = client_id
-            raise error from None
+            raise ProtocolError(
+                ErrorCode.BUSY,
+                f"too many messages wait for the disk ({exc})",
+                client_id=client_id,
+            ) from None
         except StoreUnavailable:
-            error = ProtocolError(ErrorCode.STORAGE_UNAVAILABLE, "the message could not be stored")
-            error.client_id = client_id
-            raise error from None
+            raise ProtocolError(
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "the message could not be stored",
+                client_id=client_id,
+            ) from None
         future.add_done_callback(functools.partial(self._stored, client, user, target, client_id))
 
     def _stored(
@@ -587,12 +606,11 @@ class ChatCore:
         if limit is None:
             limit = settings.history_on_join
         elif limit > settings.max_history:
-            error = ProtocolError(
+            raise ProtocolError(
                 ErrorCode.HISTORY_WINDOW_TOO_LARGE,
                 f"at most {settings.max_history} messages a page, not {limit}",
+                room=conversation,
             )
-            error.room = conversation
-            raise error
         user = client.user
         assert user is not None
         if conversation.startswith("@"):

@@ -1,9 +1,10 @@
-"""One TCP connection: the asyncio Protocol between a socket and the chat core.
+"""One client connection, whatever carries it and whatever dialect it speaks.
 
-A :class:`Connection` owns everything with a clock or a socket in it: choosing the adapter from
-the first byte (``{`` means native JSON, anything else plain text), the rate limit, the output
-bound, liveness, and the one teardown path every ending goes through. The adapters
-(:mod:`.native`, :mod:`.plaintext`) only parse requests and call the core.
+A :class:`Connection` sits between a transport (:mod:`.transports`, which moves bytes) and a
+dialect (:mod:`.dialects`, which translates them). It owns everything with a clock in it: choosing
+the dialect from the first bytes (:mod:`.dialects.detect`), the request pump and its rate limit,
+refusals, the output bounds, liveness, and the one teardown path every ending goes through. Each
+request a dialect yields is carried out by :func:`.dispatch.dispatch`.
 
 Flow control follows the websockets and uvicorn rule: the server never waits for a client.
 Broadcast bytes are written to the transport immediately; a client whose unsent output passes
@@ -14,26 +15,27 @@ so a client cannot make the server queue replies it does not read.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import logging
-from typing import TYPE_CHECKING, Any, Final, Protocol, cast
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, Ping, ProtocolError
+from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, ProtocolError
 
-from .native import NATIVE, NativeSession
-from .plaintext import PLAIN, PlainSession
+from .admission import Refusal
+from .config import ServerConfig
+from .dialects.base import Dialect
+from .dialects.detect import detect
+from .dialects.plain import PLAIN
+from .dispatch import dispatch
 from .ratelimit import TokenBucket
+from .transports.base import Transport
 
 if TYPE_CHECKING:
     from .chat import ChatCore
     from .fanout import Room, Special, WireFormat
-    from .server import ChatServer
     from .sessions import User
 
 log: Final = logging.getLogger("wirechat.server")
-
-_NATIVE_FIRST_BYTE: Final = b"{"[0]
 
 #: Requests handled for one connection before its replies are written. Replies are written only
 #: when fan-out flushes (``Fanout.flush``), so the output bounds can act only then; with no cap,
@@ -58,26 +60,47 @@ _REASON_FOR_CODE: Final = {
 }
 
 
-class Session(Protocol):
-    """What a connection needs of an adapter (native or plain text)."""
+class Timer(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    """What a connection needs of the event loop: its clock and its timers."""
+
+    def time(self) -> float: ...
+
+    def call_later(self, delay: float, callback: Any, *args: Any) -> Timer: ...
+
+    def call_soon(self, callback: Any, *args: Any) -> Any: ...
+
+
+class Host(Protocol):
+    """What a connection needs of the server that accepted it."""
 
     @property
-    def wire(self) -> WireFormat: ...
+    def config(self) -> ServerConfig: ...
     @property
-    def kind(self) -> str: ...
+    def core(self) -> ChatCore: ...
+    @property
+    def loop(self) -> Clock: ...
 
-    def receive(self, data: bytes) -> None: ...
-    def next_request(self) -> Any: ...
-    def pending_requests(self) -> int: ...
-    def handle(self, request: Any) -> None: ...
-    def cancel_timers(self) -> None: ...
+    def admit(self, connection: Connection, address: str) -> Refusal | None:
+        """Take ``connection`` into the registry, or say why not."""
+        ...
+
+    def forget(self, connection: Connection, address: str) -> None:
+        """``connection`` is gone for good."""
+        ...
 
 
-class Connection(asyncio.Protocol):
-    """A client connection, native or plain text, from accept to close."""
+class Connection:
+    """A client connection from accept to close. A transport's user (asyncio's ``Protocol``
+    callbacks, see :class:`~.transports.base.TransportUser`), fan-out's member, the core's
+    client."""
 
     __slots__ = (
         "_allowance",
+        "_first",
         "_held",
         "_limit",
         "_output_seen",
@@ -85,35 +108,37 @@ class Connection(asyncio.Protocol):
         "_ping_sent_at",
         "_progress_at",
         "_resume_handle",
+        "_stall_handle",
         "_withheld",
         "_withheld_bytes",
         "address",
         "closed",
         "config",
         "core",
+        "dialect",
         "errors_in_row",
         "fanout_state",
+        "host",
         "last_received",
-        "loop",
         "name",
         "opened_at",
         "port",
         "registered",
         "rooms",
-        "server",
-        "session",
         "transport",
         "user",
         "wire",
     )
 
-    def __init__(self, server: ChatServer) -> None:
-        self.server = server
-        self.config = server.config
-        self.core: ChatCore = server.core
-        self.loop = server.loop
-        self.transport: asyncio.Transport | None = None
-        self.session: Session | None = None
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.config = host.config  # a slot, not a property: the hot path of fan-out reads it
+        self.core: ChatCore = host.core
+        self.transport: Transport | None = None
+        #: What the client speaks: ``None`` until its first bytes tell (see :meth:`_detect`).
+        self.dialect: Dialect | None = None
+        #: How events are rendered for it. Until the dialect is known, errors go out as plain
+        #: lines: readable by a person and, being no JSON, unmistakable for a native client.
         self.wire: WireFormat = PLAIN
         self.name = ""
         self.address = "?"
@@ -121,20 +146,22 @@ class Connection(asyncio.Protocol):
         self.fanout_state: Special | None = None
         self.rooms: list[Room] = []
         self.user: User | None = None
+        self._first = b""  # the first bytes, while they are too few to tell the dialect
         self._withheld: list[bytes] | None = None  # output held while a history page is read
         self._withheld_bytes = 0
         self._allowance = 0  # bytes of a history answer still unsent: not held against it
         self.registered = False
         self.closed = False
         self.errors_in_row = 0
-        now = self.loop.time()
+        now = host.loop.time()
         self.opened_at = now
         self.last_received = now
         self._ping_sent_at: float | None = None
-        config = self.config
+        config = host.config
         self._limit = TokenBucket(config.msg_burst, config.msg_rate, config.flood_backlog, now)
-        self._held: Any = None  # a request pulled but waiting for the rate limit
-        self._resume_handle: asyncio.TimerHandle | None = None
+        self._held: object = None  # a request pulled but waiting for the rate limit
+        self._resume_handle: Timer | None = None
+        self._stall_handle: Timer | None = None  # waiting for more of an incomplete input
         self._paused = 0  # why reading is paused: a mask of the _PAUSED_* bits
         self._output_seen = 0
         self._progress_at = now
@@ -149,18 +176,16 @@ class Connection(asyncio.Protocol):
             return f"[{self.address}]:{self.port}"
         return f"{self.address}:{self.port}"
 
-    # -- asyncio callbacks ------------------------------------------------------------------
+    # -- the transport's callbacks ----------------------------------------------------------
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        # uvloop's transports implement asyncio.Transport without subclassing it.
-        transport = cast("asyncio.Transport", transport)
+    def connection_made(self, transport: Any) -> None:
         self.transport = transport
         peername = transport.get_extra_info("peername")
         if isinstance(peername, tuple) and len(peername) >= 2:
             self.address = str(peername[0])
             self.port = int(peername[1])
         transport.set_write_buffer_limits(high=self.config.soft_output_buffer)
-        refusal = self.server.admit(self, self.address)
+        refusal = self.host.admit(self, self.address)
         if refusal is not None:
             # Refused before the client has said which protocol it speaks: a plain line is
             # readable by a person and, being no JSON, unmistakable for a native client.
@@ -174,19 +199,16 @@ class Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self.closed:
             return
-        self.last_received = self.loop.time()
+        self.last_received = self.host.loop.time()
         self._ping_sent_at = None
-        session = self.session
-        if session is None:
-            session = self.session = self._choose_session(data)
-            self.wire = session.wire
-        session.receive(data)
+        dialect = self.dialect
+        if dialect is None:
+            self._detect(data)
+            return
+        dialect.receive(data)
+        if self._stall_handle is None:
+            self._await_stall(dialect)
         self.pump()
-
-    def _choose_session(self, first_data: bytes) -> Session:
-        if first_data[0] == _NATIVE_FIRST_BYTE:
-            return NativeSession(self)
-        return PlainSession(self)
 
     def eof_received(self) -> bool:
         return False  # close our side too; connection_lost follows
@@ -195,7 +217,7 @@ class Connection(asyncio.Protocol):
         if not self.closed:
             self._end(LeaveReason.DROPPED, None)
         self._cancel_timers()
-        self.server.forget(self, self.address)
+        self.host.forget(self, self.address)
 
     def pause_writing(self) -> None:
         self._pause(_PAUSED_OUTPUT)
@@ -203,12 +225,60 @@ class Connection(asyncio.Protocol):
     def resume_writing(self) -> None:
         self._resume(_PAUSED_OUTPUT)
 
+    # -- the dialect ------------------------------------------------------------------------
+
+    def _detect(self, data: bytes, *, final: bool = False) -> None:
+        """Choose the dialect from the first bytes (waiting for more if they cannot tell yet),
+        or refuse a protocol this server does not speak."""
+        first = self._first + data
+        opener = detect(first, final=final) if first else None
+        if opener is None:
+            self._first = first
+            if self._stall_handle is None and not final:
+                self._stall_handle = self.host.loop.call_later(
+                    self.config.plain_name_wait, self._stalled
+                )
+            return
+        self._first = b""
+        if opener.dialect is None:
+            log.info("refuse %s reason=unsupported_protocol: %s", self.peer, opener.name)
+            self.closed = True
+            self._cancel_timers()
+            if self.transport is not None:
+                self.transport.write(opener.refusal)
+                self.transport.close()
+            return
+        dialect = self.dialect = opener.dialect(self.config)
+        self.wire = dialect.wire
+        dialect.receive(first)
+        if final:
+            dialect.stalled()  # detection already waited for the rest
+        elif self._stall_handle is None:
+            self._await_stall(dialect)
+        self.pump()
+
+    def _await_stall(self, dialect: Dialect) -> None:
+        wait = dialect.incomplete_wait()
+        if wait is not None:
+            self._stall_handle = self.host.loop.call_later(wait, self._stalled)
+
+    def _stalled(self) -> None:
+        """No more bytes came in time to complete what the client started sending."""
+        self._stall_handle = None  # fired; the next chunk may start another wait
+        if self.closed:
+            return
+        if self.dialect is None:
+            self._detect(b"", final=True)
+            return
+        self.dialect.stalled()
+        self.pump()
+
     # -- requests ---------------------------------------------------------------------------
 
     def pump(self) -> None:
         """Handle buffered requests, in order, as far as the rate limit allows."""
-        session = self.session
-        if session is None:
+        dialect = self.dialect
+        if dialect is None:
             return
         handled = 0
         while not self.closed and not self._paused:
@@ -220,18 +290,23 @@ class Connection(asyncio.Protocol):
                 return
             handled += 1
             try:
-                request = self._held
+                raw = self._held
                 self._held = None
-                if request is None:
-                    request = session.next_request()
-                    if request is None:
+                if raw is None:
+                    raw = dialect.next_request()
+                    if raw is None:
                         return
-                if not self._limit.take(self.loop.time()):
-                    self._throttle(request)
+                if not self._limit.take(self.host.loop.time()):
+                    self._throttle(raw)
                     return
-                session.handle(request)
+                request = dialect.translate(raw)
+                if request is not None:
+                    dispatch(self, request)
                 self.errors_in_row = 0
             except ProtocolError as error:
+                if not self.registered and not dialect.retries_hello and not error.fatal:
+                    # It cannot send another hello: say why, then close.
+                    error.fatal = True
                 self._refuse(error)  # then carry on with what followed the bad request
             except Exception:
                 log.exception("internal error on %s name=%s", self.peer, self.name or "-")
@@ -274,10 +349,10 @@ class Connection(asyncio.Protocol):
 
     # -- rate limit: delay first, cut only past the backlog -------------------------------
 
-    def _throttle(self, request: Any) -> None:
-        assert self.session is not None
+    def _throttle(self, raw: object) -> None:
+        assert self.dialect is not None
         config = self.config
-        queued = 1 + self.session.pending_requests()
+        queued = 1 + self.dialect.pending_requests()
         if self._limit.too_far_behind(queued):
             raise ProtocolError(
                 ErrorCode.FLOOD,
@@ -285,9 +360,11 @@ class Connection(asyncio.Protocol):
                 f"at {config.msg_rate:g} per second",
                 fatal=True,
             )
-        self._held = request
+        self._held = raw
         self._pause(_PAUSED_RATE)
-        self._resume_handle = self.loop.call_later(self._limit.wait(), self._resume, _PAUSED_RATE)
+        self._resume_handle = self.host.loop.call_later(
+            self._limit.wait(), self._resume, _PAUSED_RATE
+        )
 
     def _pause(self, why: int) -> None:
         if not self._paused and self.transport is not None and not self.closed:
@@ -319,7 +396,7 @@ class Connection(asyncio.Protocol):
             withheld.append(data)
             self._withheld_bytes += len(data)
             if self._withheld_bytes > self.config.max_output_buffer:
-                self.loop.call_soon(
+                self.host.loop.call_soon(
                     self.kick_too_slow, "output held for a history read grew too large"
                 )
             return
@@ -328,7 +405,7 @@ class Connection(asyncio.Protocol):
             self._allowance = min(self._allowance, transport.get_write_buffer_size())
         transport.write(data)
         if transport.get_write_buffer_size() > self.config.max_output_buffer + self._allowance:
-            self.loop.call_soon(self.kick_too_slow, "unsent output passed max_output_buffer")
+            self.host.loop.call_soon(self.kick_too_slow, "unsent output passed max_output_buffer")
 
     def hold(self) -> None:
         """Keep what is delivered from now on, and read no more requests, until :meth:`release`."""
@@ -376,19 +453,22 @@ class Connection(asyncio.Protocol):
         dm_after: int | None = None,
     ) -> None:
         """Join the chat as ``name``; raises ``ProtocolError`` (``name_taken``) if in use."""
-        assert self.session is not None
+        dialect = self.dialect
+        assert dialect is not None
         self.core.register(
             self,
             name,
             session=session,
             rooms=rooms,
             dm_after=dm_after,
-            plain=self.session.kind == "plain",
+            recent=dialect.recent_on_welcome,
         )
         self.registered = True
-        assert self.session is not None
-        self.session.cancel_timers()
-        log.info("register %s name=%s kind=%s", self.peer, name, self.session.kind)
+        dialect.registered()
+        if self._stall_handle is not None:
+            self._stall_handle.cancel()
+            self._stall_handle = None
+        log.info("register %s name=%s kind=%s", self.peer, name, dialect.kind)
 
     def close(self, reason: LeaveReason, *, farewell: AnyMessage | None = None) -> None:
         """End the connection: the others hear why, the client gets ``farewell``, then EOF."""
@@ -423,8 +503,9 @@ class Connection(asyncio.Protocol):
         if self._resume_handle is not None:
             self._resume_handle.cancel()
             self._resume_handle = None
-        if self.session is not None:
-            self.session.cancel_timers()
+        if self._stall_handle is not None:
+            self._stall_handle.cancel()
+            self._stall_handle = None
 
     def stop_reading(self) -> None:
         """The server is stopping: take no more requests from this client."""
@@ -458,8 +539,9 @@ class Connection(asyncio.Protocol):
                 self.kick_too_slow(f"output did not drain for {config.write_timeout:g} s")
                 return
             self._output_seen = pending
-        if self.wire is not NATIVE:
-            return  # plain-text clients cannot answer pings; TCP keepalive watches them
+        dialect = self.dialect
+        if dialect is None:
+            return
         if self._paused:
             # We stopped reading it (rate limit, or its own unread output, which write_timeout
             # and max_output_buffer police), so its pong may be waiting unread: not silence.
@@ -476,5 +558,7 @@ class Connection(asyncio.Protocol):
                     )
                 )
         elif now - self.last_received > config.idle_ping_interval:
-            self._ping_sent_at = now
-            self.send(Ping(token=str(int(now))))
+            probe = dialect.probe(now)
+            if probe is not None:  # else it cannot answer; TCP keepalive watches it
+                self._ping_sent_at = now
+                self.send(probe)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import time
 from collections.abc import Callable
 from typing import Final, Literal, cast
@@ -26,12 +25,9 @@ from .config import ServerConfig
 from .connection import Connection
 from .heap import HeapTrimmer
 from .store import MessageStore, StoreError
+from .transports.tcp import listen_tcp
 
 log: Final = logging.getLogger("wirechat.server")
-
-#: Pending connections the kernel queues before accept: enough for a crowd reconnecting at once
-#: after a restart (the kernel caps it at net.core.somaxconn).
-LISTEN_BACKLOG: Final = 1024
 
 #: Seconds between saves of the sessions in use (see ``_sweep``): short next to session_ttl.
 SESSION_SAVE_INTERVAL: Final = 600.0
@@ -40,25 +36,6 @@ SESSION_SAVE_INTERVAL: Final = 600.0
 def server_version() -> str:
     """What the welcome's ``server`` field says: ``wirechat/`` and the release."""
     return f"wirechat/{__version__}"
-
-
-def tune_listener(sock: socket.socket, config: ServerConfig) -> None:
-    """Set TCP keepalive on the listening socket, for every connection it accepts.
-
-    Plain-text clients cannot answer pings, so the kernel probes for dead peers. Accepted
-    sockets inherit the options (Linux and the BSDs), which costs nothing per connection;
-    setting them on each accepted socket took four system calls and a socket object per
-    connection that uvloop then keeps (72 bytes each). ``TCP_NODELAY`` needs nothing here:
-    asyncio and uvloop set it on every connection they accept.
-    """
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-        if hasattr(socket, "TCP_KEEPIDLE"):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, config.keepalive_idle)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, config.keepalive_interval)
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT, config.keepalive_count)
-    except OSError as exc:  # pragma: no cover - a platform without one of these options
-        log.warning("cannot set TCP options on the listening socket: %s", exc)
 
 
 class ChatServer:
@@ -89,21 +66,7 @@ class ChatServer:
             loop=self.loop,
             coalesce_delay=config.coalesce_delay,
             store=self.store,
-            settings=ChatSettings(
-                server_name=server_version(),
-                max_text_bytes=config.max_text_bytes,
-                max_frame_bytes=config.max_frame_bytes,
-                msg_burst=config.msg_burst,
-                msg_rate=config.msg_rate,
-                history_on_join=config.history_on_join,
-                plain_history_lines=config.plain_history_lines,
-                max_history=config.max_history,
-                max_rooms_per_user=config.max_rooms_per_user,
-                max_rooms=config.max_rooms,
-                session_ttl=config.session_ttl,
-                max_sessions=config.max_sessions,
-                welcome_users=config.welcome_users,
-            ),
+            settings=ChatSettings.from_config(config, server_name=server_version()),
         )
         if self.store is None:
             # No store to remember the last id: start from the clock (ms x 1000, well within
@@ -146,20 +109,19 @@ class ChatServer:
                 await self.store.load_sessions(since_ms, config.max_sessions)
             )
             log.info("message store %s (last id %d)", self.store.path, self.store.last_id)
+        config = self.config
         try:
-            self._listener = await self.loop.create_server(
+            self._listener = await listen_tcp(
+                self.loop,
                 lambda: Connection(self),
-                self.config.host,
-                self.config.port,
-                backlog=LISTEN_BACKLOG,
-                reuse_address=True,
-                # Not before the options are set: a connection takes the listener's options
-                # when its handshake completes, and keeps them for life.
-                start_serving=False,
+                config.host,
+                config.port,
+                keepalive=(
+                    config.keepalive_idle,
+                    config.keepalive_interval,
+                    config.keepalive_count,
+                ),
             )
-            for sock in self._listener.sockets:
-                tune_listener(sock, self.config)
-            await self._listener.start_serving()
         except BaseException:
             if self._listener is not None:
                 self._listener.close()
@@ -238,10 +200,6 @@ class ChatServer:
         if deleted:
             log.info("retention deleted %d messages", deleted)
         return deleted
-
-    async def wait_stopped(self) -> None:
-        """Return once :meth:`shutdown` has finished."""
-        await self._stopped.wait()
 
     async def shutdown(self) -> None:
         """Stop serving; safe to call more than once."""

@@ -1,4 +1,4 @@
-"""The plain-text adapter: chat for ``nc``, telnet and the original lab client.
+"""The plain-text dialect: chat for ``nc``, telnet and the original lab client.
 
 The protocol is the lab server's. The first line is the user's name; the lab client sends its
 name with no newline at all, so a first chunk that stays unterminated for ``plain_name_wait``
@@ -11,8 +11,7 @@ plain lines: no colour, no control characters.
 
 from __future__ import annotations
 
-import asyncio
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from wirechat_common import (
     DEFAULT_ROOM,
@@ -20,25 +19,28 @@ from wirechat_common import (
     Bye,
     Error,
     ErrorCode,
+    Hello,
     History,
     Joined,
     LeaveReason,
     Left,
     LineFramer,
+    ListRooms,
     Message,
     ProtocolError,
     RoomInfo,
     RoomList,
+    Say,
     Topic,
     Users,
     Welcome,
+    Who,
     check_name,
     check_text,
     sanitize_text,
 )
 
-if TYPE_CHECKING:
-    from .connection import Connection
+from ..config import ServerConfig
 
 #: How many names the welcome line lists before it says "and N more".
 WELCOME_NAMES_SHOWN: Final = 20
@@ -127,36 +129,38 @@ class PlainWire:
 PLAIN: Final = PlainWire()
 
 
-class PlainSession:
+class PlainDialect:
     """One plain-text client's side of the conversation."""
 
-    __slots__ = ("_connection", "_framer", "_name_chunk", "_name_timer")
-    wire: Final = PLAIN
+    __slots__ = ("_framer", "_max_text_bytes", "_name_chunk", "_name_wait", "recent_on_welcome")
     kind: Final = "plain"
+    wire: Final = PLAIN
+    retries_hello: Final = False  # the lab client sends its name once and cannot retry
 
-    def __init__(self, connection: Connection) -> None:
-        self._connection = connection
-        self._framer = LineFramer(connection.config.max_line_bytes)
-        self._name_timer: asyncio.TimerHandle | None = None
+    def __init__(self, config: ServerConfig) -> None:
+        self._framer = LineFramer(config.max_line_bytes)
+        self._max_text_bytes = config.max_text_bytes
+        #: Seconds an unterminated first chunk waits before it is the name; None once
+        #: registered (from then on only whole lines count).
+        self._name_wait: float | None = config.plain_name_wait
         self._name_chunk: bytes | None = None
+        self.recent_on_welcome = config.plain_history_lines
 
     def receive(self, data: bytes) -> None:
         self._framer.receive_data(data)
-        connection = self._connection
-        if not connection.registered and self._name_timer is None:
-            self._name_timer = connection.loop.call_later(
-                connection.config.plain_name_wait, self._take_unterminated_name
-            )
 
-    def _take_unterminated_name(self) -> None:
-        self._name_timer = None  # fired; the next chunk may start another wait
-        connection = self._connection
-        if connection.registered or connection.closed or self._framer.complete_lines():
+    def incomplete_wait(self) -> float | None:
+        return self._name_wait
+
+    def stalled(self) -> None:
+        if self._name_wait is None or self._framer.complete_lines():
             return
         chunk = self._framer.take_rest()
         if chunk.strip():  # whitespace only: wait for a real name
             self._name_chunk = chunk
-            connection.pump()
+
+    def registered(self) -> None:
+        self._name_wait = None
 
     def next_request(self) -> bytes | None:
         if self._name_chunk is not None:
@@ -167,59 +171,41 @@ class PlainSession:
     def pending_requests(self) -> int:
         return self._framer.complete_lines()
 
-    def handle(self, line: bytes) -> None:
-        connection = self._connection
+    def probe(self, now: float) -> None:
+        return None  # a person at a terminal cannot answer pings; TCP keepalive watches them
+
+    def translate(self, raw: object) -> AnyMessage | None:
+        assert isinstance(raw, bytes)
+        registering = self._name_wait is not None
         try:
-            text = line.decode("utf-8")
+            text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            # Binary junk instead of a name (a TLS hello, say) is not worth waiting for.
+            # Binary junk instead of a name is not worth waiting for.
             raise ProtocolError(
-                ErrorCode.BAD_UTF8, "that line is not valid UTF-8", fatal=not connection.registered
+                ErrorCode.BAD_UTF8, "that line is not valid UTF-8", fatal=registering
             ) from None
-        if not connection.registered:
+        if registering:
             name = text.strip()
-            if name:  # a blank line first (Enter pressed before typing) is no name: wait on
-                self._register(name)
-            return
+            # A blank line first (Enter pressed before typing) is no name: wait on.
+            return Hello(name=check_name(name)) if name else None
         command = text.strip()
         if not command:
-            return  # an empty line (Enter pressed by accident) says nothing
+            return None  # an empty line (Enter pressed by accident) says nothing
         lowered = command.lower()
         if lowered in ("bye", "/quit"):
-            connection.close(LeaveReason.QUIT, farewell=Bye(reason=LeaveReason.QUIT))
-        elif lowered == "/who":
-            connection.core.who(connection, DEFAULT_ROOM)
-        elif lowered == "/rooms":
-            connection.core.list_rooms(connection)
-        elif lowered == "/me" or lowered.startswith("/me "):
+            return Bye(reason=LeaveReason.QUIT)
+        if lowered == "/who":
+            return Who(room=DEFAULT_ROOM)
+        if lowered == "/rooms":
+            return ListRooms()
+        if lowered == "/me" or lowered.startswith("/me "):
             action = command[4:].strip()
             if not action:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /me ACTION")
-            connection.core.say(
-                connection, check_text(action, connection.config.max_text_bytes), action=True
-            )
-        elif lowered == "/msg" or lowered.startswith("/msg "):
+            return Say(text=check_text(action, self._max_text_bytes), action=True)
+        if lowered == "/msg" or lowered.startswith("/msg "):
             to, _, body = command[5:].strip().partition(" ")
             if not to or not body.strip():
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /msg NAME TEXT")
-            body = check_text(body.strip(), connection.config.max_text_bytes)
-            connection.core.direct(connection, check_name(to), body)
-        else:
-            connection.core.say(connection, check_text(text, connection.config.max_text_bytes))
-
-    def _register(self, name: str) -> None:
-        if self._name_timer is not None:
-            self._name_timer.cancel()
-            self._name_timer = None
-        connection = self._connection
-        try:
-            connection.register(check_name(name))
-        except ProtocolError as error:
-            # The lab client sends its name once and cannot retry: say why, then close.
-            error.fatal = True
-            raise
-
-    def cancel_timers(self) -> None:
-        if self._name_timer is not None:
-            self._name_timer.cancel()
-            self._name_timer = None
+            return Say(text=check_text(body.strip(), self._max_text_bytes), to=check_name(to))
+        return Say(text=check_text(text, self._max_text_bytes))
