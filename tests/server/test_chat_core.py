@@ -32,11 +32,12 @@ from wirechat_common import (
     Welcome,
 )
 from wirechat_common.messages import AnyMessage
-from wirechat_server.chat import ChatCore, ChatSettings
+from wirechat_server.core import ChatCore, ChatSettings
 from wirechat_server.dialects.native import NATIVE
 from wirechat_server.dialects.plain import PLAIN
-from wirechat_server.fanout import Room, Special, WireFormat
-from wirechat_server.sessions import User
+from wirechat_server.bus import WireFormat
+from wirechat_server.fanout import Group, Special
+from wirechat_server.identity import User
 
 from .hand_loop import HandRunLoop
 
@@ -52,7 +53,7 @@ class FakeClient:
         self.name = ""
         self.user: User | None = None
         self.wire = wire
-        self.rooms: list[Room] = []
+        self.rooms: list[Group] = []
         self.fanout_state: Special | None = None
         self.writable = True
         self.writes: list[bytes] = []
@@ -98,7 +99,7 @@ class Chat:
         self.core = ChatCore(
             loop=self.loop,
             settings=ChatSettings(**settings),
-            store=None,
+            log=None,
             clock=lambda: TS,
         )
 

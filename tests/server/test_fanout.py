@@ -20,7 +20,8 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 from wirechat_common import Ping
 from wirechat_common.messages import AnyMessage
 from wirechat_server import fanout as fanout_module
-from wirechat_server.fanout import Fanout, Room, Special, WireFormat
+from wirechat_server.bus import WireFormat
+from wirechat_server.fanout import Fanout, Group, Special
 
 from .hand_loop import HandRunLoop
 
@@ -54,7 +55,7 @@ class FakeMember:
     def __init__(self, name: str, wire: WireFormat) -> None:
         self.name = name
         self.wire = wire
-        self.rooms: list[Room] = []
+        self.rooms: list[Group] = []
         self.fanout_state: Special | None = None
         self.writable = True
         self.writes: list[bytes] = []
@@ -101,11 +102,11 @@ class Turns:
         self.scheduled.pop()()
 
 
-def room(name: str) -> Room:
-    return Room(name, name.lower())
+def room(name: str) -> Group:
+    return Group(name, name.lower())
 
 
-def members(prefix: str, count: int, wire: WireFormat, *rooms: Room) -> list[FakeMember]:
+def members(prefix: str, count: int, wire: WireFormat, *rooms: Group) -> list[FakeMember]:
     made = [FakeMember(f"{prefix}{n}", wire) for n in range(count)]
     for member in made:
         for each in rooms:
@@ -740,7 +741,7 @@ def test_n_senders_in_one_turn_stay_linear(layouts_built: list[tuple[str, str]])
 
     assert sum(wire.renders.values()) == 2 * count
     assert set(wire.renders.values()) == {1}
-    assert layouts_built == [("Room('#a')", "FakeWire('N')")]
+    assert layouts_built == [("Group('#a')", "FakeWire('N')")]
     shared = listeners[0].writes[0]
     assert shared == b"".join(f"N<m{index}>".encode() for index in range(count))
     for listener in listeners:

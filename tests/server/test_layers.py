@@ -5,6 +5,9 @@ the wrong way fails here, in CI, before anyone has to untangle it."""
 from __future__ import annotations
 
 import ast
+import json
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -100,11 +103,52 @@ ALLOWED = {
     "wirechat_server.dialects.": {
         "wirechat_server.dialects.",
         "wirechat_server.config",
-        "wirechat_server.fanout",  # the WireFormat interface
+        "wirechat_server.bus",  # the WireFormat interface
     },
+    # The core has no I/O: interfaces, in-process versions of the bus, presence and
+    # identities, and the store's vocabulary; never the store, a connection or the server.
+    "wirechat_server.core.": {
+        "wirechat_server.core.",
+        "wirechat_server.bus",
+        "wirechat_server.fanout",
+        "wirechat_server.identity",
+        "wirechat_server.presence",
+        "wirechat_server.sessions",
+        "wirechat_server.message_log",
+        "wirechat_server.store_model",
+    },
+    # Interfaces import no implementation.
+    "wirechat_server.bus": set(),
+    "wirechat_server.message_log": {"wirechat_server.store_model"},
+    "wirechat_server.identity": set(),
+    "wirechat_server.presence": {"wirechat_server.identity"},
     # Fan-out writes to members it knows only by an interface.
-    "wirechat_server.fanout": set(),
+    "wirechat_server.fanout": {"wirechat_server.bus"},
 }
+
+
+#: What importing the core must not load: the core runs on plain data and callbacks.
+IO_MODULES = ("asyncio", "socket", "sqlite3", "threading", "selectors", "concurrent.futures")
+
+
+def test_importing_the_core_loads_no_event_loop_socket_thread_or_database() -> None:
+    code = (
+        "import json, sys\n"
+        "import wirechat_server.core, wirechat_server.dialects.detect\n"
+        f"print(json.dumps([m for m in {list(IO_MODULES)!r} if m in sys.modules]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert json.loads(result.stdout) == []
+
+
+def test_the_import_check_can_see_a_loaded_module() -> None:
+    code = "import json, sys, wirechat_server.server; print(json.dumps('asyncio' in sys.modules))"
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
+    )
+    assert json.loads(result.stdout) is True
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))

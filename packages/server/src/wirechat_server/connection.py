@@ -31,9 +31,10 @@ from .ratelimit import TokenBucket
 from .transports.base import Transport
 
 if TYPE_CHECKING:
-    from .chat import ChatCore
-    from .fanout import Room, Special, WireFormat
-    from .sessions import User
+    from .bus import WireFormat
+    from .core import ChatCore
+    from .fanout import Group, Special
+    from .identity import User
 
 log: Final = logging.getLogger("wirechat.server")
 
@@ -144,7 +145,7 @@ class Connection:
         self.address = "?"
         self.port = 0
         self.fanout_state: Special | None = None
-        self.rooms: list[Room] = []
+        self.rooms: list[Group] = []
         self.user: User | None = None
         self._first = b""  # the first bytes, while they are too few to tell the dialect
         self._withheld: list[bytes] | None = None  # output held while a history page is read
@@ -286,7 +287,7 @@ class Connection:
                 # Stop reading until these replies are written and the output bounds have had
                 # their say.
                 self._pause(_PAUSED_TURN)
-                self.core.fanout.after_flush(functools.partial(self._resume, _PAUSED_TURN))
+                self.core.bus.after_flush(functools.partial(self._resume, _PAUSED_TURN))
                 return
             handled += 1
             try:
@@ -431,7 +432,7 @@ class Connection:
     def send(self, event: AnyMessage) -> None:
         """Send ``event`` to this client alone, in order with what the chat owes it."""
         if self.registered:
-            self.core.fanout.to_member(self, event)
+            self.core.bus.to_member(self, event)
         elif self.transport is not None and not self.closed:
             self.transport.write(self.wire.render(event))
 

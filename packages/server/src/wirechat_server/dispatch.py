@@ -28,10 +28,10 @@ from wirechat_common import (
     Who,
 )
 
-from .chat import Client
+from .core import Client
 
 if TYPE_CHECKING:
-    from .chat import ChatCore
+    from .core import ChatCore
 
 
 class Requester(Client, Protocol):

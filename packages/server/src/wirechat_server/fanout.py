@@ -31,22 +31,16 @@ from typing import Final, Protocol
 
 from wirechat_common import AnyMessage
 
-
-class WireFormat(Protocol):
-    """How events look on one kind of connection. One instance per format, shared by all."""
-
-    def render(self, event: AnyMessage) -> bytes:
-        """The bytes that show ``event``; empty when this format does not show it."""
-        ...
+from .bus import WireFormat
 
 
 class Member(Protocol):
     """What fan-out needs of a connection."""
 
     wire: WireFormat
-    #: The rooms the member is in (maintained by :class:`Room`). A list: most members are in
+    #: The rooms the member is in (maintained by :class:`Group`). A list: most members are in
     #: one or two rooms, and an empty set alone costs 216 bytes a connection.
-    rooms: list[Room]
+    rooms: list[Group]
     #: Set by fan-out: ``None`` unless the member's stream differs from the common one this
     #: turn. Kept on the member so that the hot loop tests an attribute, not a dict.
     fanout_state: Special | None
@@ -61,8 +55,9 @@ class Member(Protocol):
         ...
 
 
-class Room:
-    """A set of members that hear the same things: a chat room, as fan-out sees it."""
+class Group:
+    """A set of members that hear the same things: a chat room's delivery group, which is all
+    fan-out knows of the room (its name, topic and roster are the core's)."""
 
     __slots__ = ("by_wire", "key", "name")
 
@@ -72,7 +67,7 @@ class Room:
         self.by_wire: dict[WireFormat, set[Member]] = {}
 
     def __repr__(self) -> str:
-        return f"Room({self.name!r})"
+        return f"Group({self.name!r})"
 
     def __len__(self) -> int:
         return sum(len(group) for group in self.by_wire.values())
@@ -112,11 +107,11 @@ class Special:
         self.own: list[int] = []
         #: Rooms entered or left this turn: the member hears the room's entries in these
         #: intervals of queue indices, [start, end), in order (several if it left and came back).
-        self.windows: dict[Room, list[list[int]]] = {}
+        self.windows: dict[Group, list[list[int]]] = {}
 
 
 # One queued event: (event, its room or None, member left out, the only member it is for).
-_Entry = tuple[AnyMessage, Room | None, Member | None, Member | None]
+_Entry = tuple[AnyMessage, Group | None, Member | None, Member | None]
 
 
 class _Layout:
@@ -187,7 +182,7 @@ class Fanout:
         self._delay = delay
         self._clock = clock
         self._queue: list[_Entry] = []
-        self._touched: dict[Room, list[int]] = {}  # room -> its queue indices this turn
+        self._touched: dict[Group, list[int]] = {}  # room -> its queue indices this turn
         self._special: dict[Member, Special] = {}
         self._flush_pending = False
         self._expedite_pending = False
@@ -197,7 +192,7 @@ class Fanout:
 
     # -- queueing ----------------------------------------------------------------------------
 
-    def to_room(self, room: Room, event: AnyMessage, *, exclude: Member | None = None) -> None:
+    def to_room(self, room: Group, event: AnyMessage, *, exclude: Member | None = None) -> None:
         """Queue ``event`` for everyone in ``room`` but ``exclude``."""
         index = len(self._queue)
         if exclude is not None:
@@ -214,7 +209,7 @@ class Fanout:
         self._special_of(member).own.append(len(self._queue))
         self._enqueue((event, None, None, member))
 
-    def entering(self, member: Member, room: Room) -> None:
+    def entering(self, member: Member, room: Group) -> None:
         """``member`` enters ``room`` now: it must not get what the room was owed before."""
         intervals = self._special_of(member).windows.setdefault(room, [])
         if not intervals or intervals[-1][1] != _NO_END:
@@ -222,7 +217,7 @@ class Fanout:
         else:  # already in it: from now on (cut() restarts a member's rooms this way)
             intervals[-1][0] = max(intervals[-1][0], len(self._queue))
 
-    def leaving(self, member: Member, room: Room) -> None:
+    def leaving(self, member: Member, room: Group) -> None:
         """``member`` leaves ``room`` now: it still gets what the room was owed until now."""
         intervals = self._special_of(member).windows.setdefault(room, [])
         if not intervals:  # in the room since before this turn
@@ -243,7 +238,7 @@ class Fanout:
             return b""
         if state is None:
             state = Special()
-        layouts: dict[tuple[Room, WireFormat], _Layout] = {}
+        layouts: dict[tuple[Group, WireFormat], _Layout] = {}
         stream = self._stream_for(member, state, layouts)
         # Off the special list: the caller takes it out of its rooms next, so nothing later
         # this turn reaches it.
@@ -314,7 +309,7 @@ class Fanout:
             return
         started = self._clock()
         touched, special = self._touched, self._special
-        layouts: dict[tuple[Room, WireFormat], _Layout] = {}
+        layouts: dict[tuple[Group, WireFormat], _Layout] = {}
         try:
             if len(touched) == 1:
                 for room in touched:
@@ -341,14 +336,16 @@ class Fanout:
                 self._loop.call_soon(callback)
 
     def _layout(
-        self, room: Room, wire: WireFormat, layouts: dict[tuple[Room, WireFormat], _Layout]
+        self, room: Group, wire: WireFormat, layouts: dict[tuple[Group, WireFormat], _Layout]
     ) -> _Layout:
         layout = layouts.get((room, wire))
         if layout is None:
             layout = layouts[room, wire] = _Layout(wire, self._touched[room], self._queue)
         return layout
 
-    def _deliver_shared(self, room: Room, layouts: dict[tuple[Room, WireFormat], _Layout]) -> None:
+    def _deliver_shared(
+        self, room: Group, layouts: dict[tuple[Group, WireFormat], _Layout]
+    ) -> None:
         """The common case: one room had traffic; its members get the same bytes."""
         for wire, members in room.by_wire.items():
             shared = self._layout(room, wire, layouts).shared
@@ -357,10 +354,10 @@ class Fanout:
                     if member.fanout_state is None:
                         member.deliver(shared)
 
-    def _deliver_combined(self, layouts: dict[tuple[Room, WireFormat], _Layout]) -> None:
+    def _deliver_combined(self, layouts: dict[tuple[Group, WireFormat], _Layout]) -> None:
         """Several rooms had traffic: group members by the set of those rooms they are in and
         build each group's stream once."""
-        groups: dict[Member, list[Room]] = {}
+        groups: dict[Member, list[Group]] = {}
         for room in self._touched:
             for member in room.members():
                 if member.fanout_state is None:
@@ -369,7 +366,7 @@ class Fanout:
                         groups[member] = [room]
                     else:
                         rooms.append(room)
-        streams: dict[tuple[WireFormat, tuple[Room, ...]], bytes] = {}
+        streams: dict[tuple[WireFormat, tuple[Group, ...]], bytes] = {}
         for member, rooms in groups.items():
             if len(rooms) == 1:
                 data = self._layout(rooms[0], member.wire, layouts).shared
@@ -385,8 +382,8 @@ class Fanout:
     def _merge(
         self,
         wire: WireFormat,
-        rooms: list[Room],
-        layouts: dict[tuple[Room, WireFormat], _Layout],
+        rooms: list[Group],
+        layouts: dict[tuple[Group, WireFormat], _Layout],
     ) -> bytes:
         chosen = [self._layout(room, wire, layouts) for room in rooms]
         merged = heapq.merge(
@@ -395,7 +392,7 @@ class Fanout:
         return b"".join(data for _, data in merged)
 
     def _stream_for(
-        self, member: Member, state: Special, layouts: dict[tuple[Room, WireFormat], _Layout]
+        self, member: Member, state: Special, layouts: dict[tuple[Group, WireFormat], _Layout]
     ) -> bytes:
         """What a special member is owed: its rooms' entries within its windows, without its
         own broadcasts, with its replies in place."""
@@ -425,8 +422,8 @@ class Fanout:
         self,
         member: Member,
         state: Special,
-        room: Room | None,
-        layouts: dict[tuple[Room, WireFormat], _Layout],
+        room: Group | None,
+        layouts: dict[tuple[Group, WireFormat], _Layout],
     ) -> bytes:
         """One room's shared stream with the member's own entries cut out or spliced in: slices
         of the shared bytes, so the cost is in the member's own entries, not the whole turn."""

@@ -20,9 +20,9 @@ from wirechat_common import ErrorCode
 
 from . import __version__
 from .admission import Admission, Refusal
-from .chat import ChatCore, ChatSettings
 from .config import ServerConfig
 from .connection import Connection
+from .core import ChatCore, ChatSettings
 from .heap import HeapTrimmer
 from .store import MessageStore, StoreError
 from .transports.tcp import listen_tcp
@@ -65,8 +65,9 @@ class ChatServer:
         self.core = ChatCore(
             loop=self.loop,
             coalesce_delay=config.coalesce_delay,
-            store=self.store,
+            log=self.store,
             settings=ChatSettings.from_config(config, server_name=server_version()),
+            warn=log.warning,
         )
         if self.store is None:
             # No store to remember the last id: start from the clock (ms x 1000, well within
@@ -222,7 +223,7 @@ class ChatServer:
             # Messages already handed to the store are committed, then acked and relayed.
             await self.store.close()
             await asyncio.sleep(0)  # let the last done-callbacks run
-        self.core.fanout.flush()
+        self.core.bus.flush()
         for connection in list(self.connections):
             connection.shutdown()
         try:

@@ -1,11 +1,11 @@
-"""Users and their sessions: who holds which name, on how many connections, since when.
+"""Session tokens: how a ``hello`` proves its sender is a user seen before (``Identities``).
 
-Without accounts, a name belongs to whoever holds it. A session is the proof that a new
-connection is the same user as an earlier one: ``welcome`` gives each user a secret token, and a
-``hello`` carrying it takes the name back even while an old (half-open) connection still holds
-it, joining the user's other connections. The session also fixes which direct messages the user
-may read: those after the moment the session began, so a newcomer who picks a free name cannot
-read what was sent to its earlier holder.
+Without accounts, a name belongs to whoever holds it (presence knows who does). A session is the
+proof that a new connection is the same user as an earlier one: ``welcome`` gives each user a
+secret token, and a ``hello`` carrying it takes the name back even while an old (half-open)
+connection still holds it, joining the user's other connections. The session also fixes which
+direct messages the user may read: those after the moment the session began, so a newcomer who
+picks a free name cannot read what was sent to its earlier holder.
 
 Sessions outlive the user's last connection by ``ttl`` seconds (a reconnect after a dropped link
 finds them); at most ``max_dormant`` of them are kept. Given a ``persist`` callback, each session
@@ -22,9 +22,11 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 from wirechat_common import ErrorCode, ProtocolError, name_key
+
+from .identity import User
+from .presence import Presence
 
 #: Random bytes in a session token (base64url: 43 characters, within the protocol's 64).
 TOKEN_BYTES = 32
@@ -35,33 +37,15 @@ def token_hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-class User:
-    """A name in use: its session token's hash, its connections, the first DM id it may read.
-
-    The server does not keep the token itself: it goes to the client in its ``welcome`` and
-    comes back in a ``hello``, whose token's hash is compared (0.9 MiB less at 10,000 users).
-    """
-
-    __slots__ = ("connections", "dm_floor", "key", "name", "token_hash")
-
-    def __init__(self, name: str, dm_floor: int, hashed: bytes) -> None:
-        self.name = name
-        self.key = name_key(name)
-        self.token_hash = hashed
-        #: Direct messages with ids above this are the user's to read.
-        self.dm_floor = dm_floor
-        self.connections: list[Any] = []  # a list: usually one, and a set costs 216 bytes
-
-    def __repr__(self) -> str:
-        return f"User({self.name!r}, connections={len(self.connections)})"
-
-
 class Sessions:
-    """Every user with a connection, and the dormant sessions of those who recently left."""
+    """Identities proven by session tokens (see :class:`~.identity.Identities`): the names held
+    by those online (as ``presence`` tells) and the dormant sessions of those who recently
+    left."""
 
     def __init__(
         self,
         *,
+        presence: Presence[object],
         ttl: float,
         max_dormant: int,
         clock: Callable[[], float] = time.monotonic,
@@ -72,15 +56,8 @@ class Sessions:
         self._max_dormant = max_dormant
         self._clock = clock
         self._persist = persist
-        self._online: dict[str, User] = {}  # by name key
+        self._presence = presence
         self._dormant: OrderedDict[str, tuple[User, float]] = OrderedDict()  # oldest first
-
-    def __len__(self) -> int:
-        return len(self._online)
-
-    def online(self, key: str) -> User | None:
-        """The user holding the name key ``key`` now, if any."""
-        return self._online.get(key)
 
     def claim(self, name: str, token: str | None, dm_floor: int) -> tuple[User, str]:
         """The user ``name`` for a new connection, and the session token to tell it.
@@ -91,7 +68,7 @@ class Sessions:
         ``dm_floor``.
         """
         key = name_key(name)
-        user = self._online.get(key)
+        user = self._presence.user(key)
         if user is not None:
             if token is None or not _proves(token, user):
                 raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
@@ -103,7 +80,6 @@ class Sessions:
         else:
             token = secrets.token_urlsafe(TOKEN_BYTES)
             user = User(name, dm_floor, token_hash(token))
-        self._online[key] = user
         self._save(user)
         return user, token
 
@@ -111,15 +87,14 @@ class Sessions:
         """Bring back saved sessions, dormant, each with its wall-clock ``seen`` time."""
         now, wall = self._clock(), time.time()
         for user, seen in sorted(users, key=lambda item: item[1]):
-            if user.key not in self._online:
+            if self._presence.user(user.key) is None:
                 self._dormant[user.key] = (user, now - max(0.0, wall - seen))
         self.expire()
 
     def release(self, user: User) -> None:
         """``user`` lost its last connection: keep its session dormant for a while."""
-        if user.connections or self._online.get(user.key) is not user:
-            return
-        del self._online[user.key]
+        if self._presence.user(user.key) is not None:
+            return  # online again (or its name is someone else's now, who keeps it)
         self._dormant[user.key] = (user, self._clock())
         self._save(user)
         self.expire()
@@ -127,7 +102,7 @@ class Sessions:
     def save_online(self) -> None:
         """Save every online session as seen now (before a shutdown, and now and then, so that
         a session in use does not expire on disk while its user is connected)."""
-        for user in self._online.values():
+        for user in self._presence.users():
             self._save(user)
 
     def _save(self, user: User) -> None:

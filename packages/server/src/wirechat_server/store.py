@@ -45,6 +45,7 @@ from .store_checkpoint import Checkpointer
 from .store_model import (
     AppendResult,
     PageQuery,
+    SessionRow,
     StoreBusy,
     StoreClosed,
     StoredMessage,
@@ -53,7 +54,7 @@ from .store_model import (
     dm_members,
     dm_room,
 )
-from .store_sql import SessionRow, Synchronous
+from .store_sql import Synchronous
 from .store_writer import Outcomes, RetentionJob, Submission, Writer
 
 __all__ = [

@@ -15,7 +15,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .store_sql import Row
+#: One stored message, in the column order of ``store_sql.COLUMNS``.
+Row = tuple[int, int, str, str, str, str, int, str | None]
+
+#: One saved session, in the column order of the sessions table: (name key, name, token hash,
+#: first direct-message id it may read, last seen in ms since the epoch).
+SessionRow = tuple[str, str, bytes, int, int]
 
 
 class StoreError(Exception):

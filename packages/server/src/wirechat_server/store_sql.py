@@ -32,9 +32,6 @@ Synchronous = Literal["FULL", "NORMAL"]
 
 SCHEMA_VERSION: Final = 2
 
-#: One stored message, in the column order of :data:`COLUMNS`.
-Row = tuple[int, int, str, str, str, str, int, str | None]
-
 COLUMNS: Final = "id, ts, room, sender, sender_key, text, action, client_id"
 
 #: Page cache of each read connection, in KiB.
@@ -100,8 +97,6 @@ _SCHEMA_V2: Final = (
     "UPDATE meta SET value = 2 WHERE key = 'schema_version'",
 )
 
-#: One saved session, in the column order of the sessions table.
-SessionRow = tuple[str, str, bytes, int, int]
 SAVE_SESSION: Final = """INSERT INTO sessions (key, name, token_hash, dm_floor, seen)
     VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO UPDATE SET name = excluded.name,
     token_hash = excluded.token_hash, dm_floor = excluded.dm_floor, seen = excluded.seen"""

@@ -35,8 +35,16 @@ from pathlib import Path
 from typing import Final, NamedTuple
 
 from . import store_sql
-from .store_model import AppendResult, StoreClosed, StoredMessage, StoreUnavailable, dm_members
-from .store_sql import Row, Synchronous
+from .store_model import (
+    AppendResult,
+    Row,
+    SessionRow,
+    StoreClosed,
+    StoredMessage,
+    StoreUnavailable,
+    dm_members,
+)
+from .store_sql import Synchronous
 
 log: Final = logging.getLogger("wirechat.store")
 
@@ -152,7 +160,7 @@ class Writer:
         # Shared with the loop thread, under _cond.
         self._cond = threading.Condition()
         self._queue: list[Submission] = []
-        self._sessions: list[store_sql.SessionRow] = []  # sessions to save
+        self._sessions: list[SessionRow] = []  # sessions to save
         self._session_expiry_ms = 0  # sessions last seen before this are deleted
         self._jobs: collections.deque[RetentionJob] = collections.deque()
         self._stopping = False
@@ -179,7 +187,7 @@ class Writer:
             self._queue.extend(batch)
             self._cond.notify()
 
-    def put_sessions(self, rows: list[store_sql.SessionRow], expire_before_ms: int) -> None:
+    def put_sessions(self, rows: list[SessionRow], expire_before_ms: int) -> None:
         with self._cond:
             self._sessions.extend(rows)
             self._session_expiry_ms = expire_before_ms
@@ -259,7 +267,7 @@ class Writer:
             self._last_id = max(self._last_id, last_id)
         return self._conn
 
-    def _save_sessions(self, rows: list[store_sql.SessionRow]) -> None:
+    def _save_sessions(self, rows: list[SessionRow]) -> None:
         # Sessions are a convenience, not a promise: a failure is logged and the rows dropped
         # (the sessions stay valid in memory until the server stops).
         started = time.monotonic()

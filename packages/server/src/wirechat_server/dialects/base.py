@@ -6,7 +6,7 @@ from typing import Protocol
 
 from wirechat_common import AnyMessage
 
-from ..fanout import WireFormat
+from ..bus import WireFormat
 
 
 class Dialect(Protocol):

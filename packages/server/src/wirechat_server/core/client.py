@@ -1,0 +1,24 @@
+"""What the core needs of a registered connection."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from ..fanout import Member
+from ..identity import User
+
+
+class Client(Member, Protocol):
+    """A connection as the core sees it: a fan-out member with a user, which can hold its output
+    while a history page is read."""
+
+    name: str
+    user: User | None
+
+    def hold(self) -> None:
+        """Keep what is delivered from now on until :meth:`release`; read no more requests."""
+        ...
+
+    def release(self, first: bytes) -> None:
+        """Write ``first``, then what was held, and carry on."""
+        ...

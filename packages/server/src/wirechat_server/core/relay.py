@@ -1,0 +1,195 @@
+"""Relay: a message said is stored, then relayed to its room or recipient and acknowledged.
+
+Durability rule: a message is relayed and acknowledged only once it is stored. ``say`` hands the
+message to the message log (:mod:`..message_log`); the relay and the ack happen when its result
+arrives, which is in id order. With storage off, ids come from a counter and the relay happens at
+once.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from wirechat_common import Ack, Error, ErrorCode, ProtocolError, name_key
+
+from ..bus import Bus
+from ..fanout import Group
+from ..identity import User
+from ..message_log import MessageLog
+from ..presence import Presence
+from ..store_model import AppendResult, StoreBusy, StoredMessage, StoreUnavailable, dm_room
+from .client import Client
+from .messages import shown
+from .rooms import ChatRoom, Rooms
+
+
+class Relay:
+    """Stores what is said and, once stored, relays and acknowledges it."""
+
+    def __init__(
+        self,
+        *,
+        bus: Bus[Group, Client],
+        log: MessageLog | None,
+        presence: Presence[Client],
+        rooms: Rooms,
+        clock: Callable[[], int],
+        warn: Callable[[str], None],
+    ) -> None:
+        self._bus = bus
+        self._log = log
+        self._presence = presence
+        self._rooms = rooms
+        self._clock = clock
+        self._warn = warn
+        #: The highest message id handed to the bus: history pages stop there, so that nothing
+        #: reaches a client both live and in a page (see :mod:`.history`).
+        self.delivered_id = 0
+
+    def next_possible_id(self) -> int:
+        """An upper bound on the ids of messages already submitted: a session that starts now
+        may read direct messages above it, none of which was sent before it began."""
+        log = self._log
+        if log is None:
+            return self.delivered_id
+        return max(self.delivered_id, log.last_id) + log.pending
+
+    def say(
+        self,
+        client: Client,
+        text: str,
+        *,
+        action: bool = False,
+        client_id: str | None = None,
+        room: str | None = None,
+    ) -> None:
+        """Store ``text`` for ``room`` (default: the lobby); once stored, relay and ack it."""
+        target = self._rooms.member_room(client, room, client_id)
+        self._submit(client, target.key, target, text, action, client_id)
+
+    def direct(
+        self,
+        client: Client,
+        to: str,
+        text: str,
+        *,
+        action: bool = False,
+        client_id: str | None = None,
+    ) -> None:
+        """Store a direct message to ``to``; once stored, deliver it to every connection of
+        the recipient and the sender's other ones, and ack it."""
+        recipient = self._presence.user(name_key(to))
+        if recipient is None:
+            raise ProtocolError(
+                ErrorCode.NO_SUCH_USER, f"nobody called {to!r} is connected", client_id=client_id
+            )
+        assert client.user is not None
+        self._submit(
+            client, dm_room(client.user.key, recipient.key), recipient, text, action, client_id
+        )
+
+    def _submit(
+        self,
+        client: Client,
+        conversation: str,
+        target: ChatRoom | User,
+        text: str,
+        action: bool,
+        client_id: str | None,
+    ) -> None:
+        user = client.user
+        assert user is not None
+        log = self._log
+        if log is None:
+            self.delivered_id += 1
+            stored = StoredMessage(
+                self.delivered_id,
+                self._clock(),
+                conversation,
+                user.name,
+                user.key,
+                text,
+                action,
+                client_id,
+            )
+            self._relay(client, user, target, AppendResult(stored, duplicate=False))
+            return
+        try:
+            outcome = log.submit(
+                conversation,
+                user.name,
+                user.key,
+                text,
+                action=action,
+                client_id=client_id,
+                fresh_after=user.dm_floor,
+            )
+        except StoreBusy as exc:
+            raise ProtocolError(
+                ErrorCode.BUSY,
+                f"too many messages wait for the disk ({exc})",
+                client_id=client_id,
+            ) from None
+        except StoreUnavailable:
+            raise ProtocolError(
+                ErrorCode.STORAGE_UNAVAILABLE,
+                "the message could not be stored",
+                client_id=client_id,
+            ) from None
+        outcome.add_done_callback(functools.partial(self._stored, client, user, target, client_id))
+
+    def _stored(
+        self,
+        client: Client,
+        sender: User,
+        target: ChatRoom | User,
+        client_id: str | None,
+        outcome: Any,
+    ) -> None:
+        # The log's result: arrives in id order, on the loop. The batch already waited for the
+        # disk, so its relays and acks go out at the end of this turn.
+        self._bus.expedite()
+        try:
+            result: AppendResult = outcome.result()
+        except StoreUnavailable as exc:
+            self._warn(f"storage failed name={client.name}: {exc}")
+            if client.user is not None:
+                self._bus.to_member(
+                    client,
+                    Error(
+                        code=ErrorCode.STORAGE_UNAVAILABLE,
+                        detail="the message could not be stored; it was not sent",
+                        client_id=client_id,
+                    ),
+                )
+            return
+        self._relay(client, sender, target, result)
+
+    def _relay(
+        self, client: Client, sender: User, target: ChatRoom | User, result: AppendResult
+    ) -> None:
+        # ``sender`` and ``target`` are the users as they were when the message was said: if a
+        # name changed hands meanwhile, its new holder is someone else and gets nothing.
+        stored = result.message
+        if not result.duplicate:
+            self.delivered_id = max(self.delivered_id, stored.id)
+            if isinstance(target, ChatRoom):
+                # The room as it is now: if it emptied and was made again meanwhile, its new
+                # members are owed the message (their join page stopped below it).
+                room = self._rooms.get(target.key)
+                if room is not None:
+                    self._bus.to_room(room.group, shown(stored, room=target.name), exclude=client)
+            else:
+                message = shown(stored, to=target.name)
+                presence = self._presence
+                recipients = {*presence.connections(target), *presence.connections(sender)}
+                recipients.discard(client)
+                for recipient in recipients:
+                    self._bus.to_member(recipient, message)
+        if client.user is not None:
+            ack = Ack(
+                id=stored.id, ts=stored.ts, client_id=stored.client_id, duplicate=result.duplicate
+            )
+            self._bus.to_member(client, ack)

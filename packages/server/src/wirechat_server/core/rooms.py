@@ -1,0 +1,162 @@
+"""Rooms and who is in them: entering, leaving and their notices, topics, the room list.
+
+A :class:`ChatRoom` is the room's state (name, topic, roster); its delivery group (who gets its
+events, grouped by wire format) is the bus's :class:`~..fanout.Group`, which the room holds.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable
+
+from wirechat_common import (
+    DEFAULT_ROOM,
+    ErrorCode,
+    Joined,
+    LeaveReason,
+    Left,
+    ProtocolError,
+    RoomInfo,
+    RoomList,
+    RoomSummary,
+    Topic,
+    name_key,
+    room_key,
+)
+
+from ..bus import Bus
+from ..fanout import Group
+from .client import Client
+from .settings import ChatSettings
+
+
+class ChatRoom:
+    """A room: its name, topic and who is in it (by user, not by connection)."""
+
+    __slots__ = ("group", "key", "name", "roster", "topic", "user_connections")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.key = room_key(name)
+        self.group = Group(name, self.key)  # who gets its events: the bus's business
+        self.topic = ""
+        self.roster: list[str] = []  # display names, sorted by name key
+        self.user_connections: dict[str, int] = {}  # name key -> connections in the room
+
+    def __repr__(self) -> str:
+        return f"ChatRoom({self.name!r})"
+
+    def info(self) -> RoomInfo:
+        return RoomInfo(room=self.name, users=list(self.roster), topic=self.topic)
+
+
+class Rooms:
+    """Every room with someone in it, and the lobby, which always exists."""
+
+    def __init__(
+        self, bus: Bus[Group, Client], settings: ChatSettings, clock: Callable[[], int]
+    ) -> None:
+        self._bus = bus
+        self._settings = settings
+        self._clock = clock
+        self.lobby = ChatRoom(DEFAULT_ROOM)
+        self._rooms: dict[str, ChatRoom] = {self.lobby.key: self.lobby}
+
+    def get(self, key: str) -> ChatRoom | None:
+        """The room whose key is ``key``, if it exists."""
+        return self._rooms.get(key)
+
+    def of(self, client: Client) -> list[ChatRoom]:
+        """The rooms ``client`` is in."""
+        return [self._rooms[group.key] for group in client.rooms]
+
+    def member_room(
+        self, client: Client, name: str | None, client_id: str | None = None
+    ) -> ChatRoom:
+        """The room ``name`` (default: the lobby) if ``client`` is in it, else ``not_member``."""
+        room = self.lobby if name is None else self._rooms.get(room_key(name))
+        if room is None or room.group not in client.rooms:
+            raise ProtocolError(
+                ErrorCode.NOT_MEMBER,
+                f"you are not in {name or DEFAULT_ROOM}",
+                client_id=client_id,
+                room=name or DEFAULT_ROOM,
+            )
+        return room
+
+    def enter(self, client: Client, name: str) -> ChatRoom:
+        """Put ``client`` in room ``name`` (creating it); the room hears of a user new to it.
+        Raises ``too_many_rooms`` past the user's or the server's limit."""
+        key = room_key(name)
+        room = self._rooms.get(key)
+        if room is not None and room.group in client.rooms:
+            return room
+        settings = self._settings
+        if len(client.rooms) >= settings.max_rooms_per_user:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_ROOMS,
+                f"you are in {len(client.rooms)} rooms, the most allowed; part one first",
+            )
+        if room is None:
+            if len(self._rooms) >= settings.max_rooms:
+                raise ProtocolError(
+                    ErrorCode.TOO_MANY_ROOMS, "this server has as many rooms as it allows"
+                )
+            room = self._rooms[key] = ChatRoom(name)
+        user = client.user
+        assert user is not None
+        self._bus.entering(client, room.group)
+        room.group.add(client)
+        count = room.user_connections.get(user.key, 0)
+        room.user_connections[user.key] = count + 1
+        if not count:
+            bisect.insort(room.roster, user.name, key=name_key)
+            self._bus.to_room(
+                room.group, Joined(name=user.name, ts=self._clock(), room=room.name), exclude=client
+            )
+        return room
+
+    def exit(self, client: Client, room: ChatRoom, reason: LeaveReason | None) -> None:
+        """Take ``client`` out of ``room``; if its user has no other connection there, the
+        room hears why (unless ``reason`` is ``None``). An empty room is forgotten."""
+        user = client.user
+        assert user is not None
+        room.group.discard(client)
+        count = room.user_connections.get(user.key, 0) - 1
+        if count > 0:
+            room.user_connections[user.key] = count
+        else:
+            room.user_connections.pop(user.key, None)
+            del room.roster[bisect.bisect_left(room.roster, user.key, key=name_key)]
+            if reason is not None:
+                left = Left(name=user.name, reason=reason, ts=self._clock(), room=room.name)
+                self._bus.to_room(room.group, left)
+        if not room.group.by_wire and room is not self.lobby:
+            del self._rooms[room.key]
+
+    def part(self, client: Client, name: str) -> None:
+        """Leave room ``name``: ``left`` (reason ``part``) to the client and to the room."""
+        room = self.member_room(client, name)
+        self._bus.leaving(client, room.group)
+        assert client.user is not None
+        self._bus.to_member(
+            client,
+            Left(name=client.user.name, reason=LeaveReason.PART, ts=self._clock(), room=room.name),
+        )
+        self.exit(client, room, LeaveReason.PART)
+
+    def list_rooms(self, client: Client) -> None:
+        """Answer ``rooms``: every room with members (and the lobby), sorted by name."""
+        rooms = [
+            RoomSummary(room=room.name, users=len(room.user_connections), topic=room.topic)
+            for _, room in sorted(self._rooms.items())
+        ]
+        self._bus.to_member(client, RoomList(rooms=rooms))
+
+    def set_topic(self, client: Client, name: str, topic: str) -> None:
+        """Set a room's topic; everyone in it hears, the setter included."""
+        room = self.member_room(client, name)
+        room.topic = topic
+        self._bus.to_room(
+            room.group, Topic(room=room.name, topic=topic, by=client.name, ts=self._clock())
+        )
