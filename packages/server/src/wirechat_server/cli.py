@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from .config import ServerConfig, add_arguments, config_from, describe
-from .server import ChatServer, server_version
+from .server import ChatServer, check_listeners, server_version
 from .store import StoreError
 
 log: Final = logging.getLogger("wirechat.server")
@@ -95,6 +95,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = config_from(args)
+        check_listeners(config)
     except ValueError as error:
         parser.error(str(error))
     logging.basicConfig(
@@ -110,7 +111,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.error("cannot open the message store: %s", error)
         return 1
     except OSError as error:
-        log.error("cannot serve on %s:%d: %s", config.host, config.port, error.strerror or error)
+        log.error("cannot serve on %s", error.strerror or error)
         return 1
     return 0
 

@@ -19,6 +19,8 @@ from typing import Any, Final
 
 from wirechat_common import MAX_FRAME_BYTES, MAX_HISTORY, MAX_TEXT_BYTES
 
+from .listeners import ListenerSpec, parse_listeners
+
 ENV_PREFIX: Final = "WIRECHAT_"
 LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 STORAGE_KINDS: Final = ("sqlite", "none")
@@ -48,6 +50,13 @@ class ServerConfig:
 
     host: str = _setting("127.0.0.1", "address to listen on (0.0.0.0 for every interface)")
     port: int = _setting(5001, "TCP port to listen on (0 picks a free one)")
+    listen: str = _setting(
+        "",
+        "more addresses to listen on, comma-separated: HOST:PORT or [IPV6]:PORT, each "
+        "optionally =DIALECTS to serve only those (native, plain; joined by +), e.g. "
+        "'[::1]:5001,127.0.0.1:6000=plain'",
+        metavar="ADDRESSES",
+    )
     log_level: str = _setting("info", "logging threshold: debug, info, warning or error")
     max_connections: int = _setting(
         1000,
@@ -180,7 +189,7 @@ class ServerConfig:
     )
     retention_per_room: int = _setting(0, "keep at most this many messages per room (0: no limit)")
     retention_interval: float = _setting(
-        3600.0, "seconds between retention passes (the first runs at start, before listening)"
+        3600.0, "seconds between retention passes (the first one interval after the start)"
     )
     session_ttl: float = _setting(
         86_400.0,
@@ -219,6 +228,12 @@ class ServerConfig:
             raise ValueError("max_text_bytes must not exceed max_line_bytes")
         if self.max_text_bytes > self.max_frame_bytes:
             raise ValueError("max_text_bytes must not exceed max_frame_bytes")
+        parse_listeners(self.listen)  # raises ValueError for an entry it cannot read
+
+    @property
+    def listeners(self) -> list[ListenerSpec]:
+        """Every address to listen on: ``host``:``port`` for all dialects, then ``listen``'s."""
+        return [ListenerSpec(self.host, self.port), *parse_listeners(self.listen)]
 
     @property
     def database(self) -> Path:

@@ -126,13 +126,17 @@ class Connection:
         "port",
         "registered",
         "rooms",
+        "served",
         "transport",
         "user",
         "wire",
     )
 
-    def __init__(self, host: Host) -> None:
+    def __init__(self, host: Host, served: frozenset[str] | None = None) -> None:
+        """A connection accepted by ``host``'s listener that serves the dialects ``served``
+        (``None``: every dialect)."""
         self.host = host
+        self.served = served
         self.config = host.config  # a slot, not a property: the hot path of fan-out reads it
         self.core: ChatCore = host.core
         self.transport: Transport | None = None
@@ -241,13 +245,16 @@ class Connection:
                 )
             return
         self._first = b""
+        served = self.served
         if opener.dialect is None:
-            log.info("refuse %s reason=unsupported_protocol: %s", self.peer, opener.name)
-            self.closed = True
-            self._cancel_timers()
-            if self.transport is not None:
-                self.transport.write(opener.refusal)
-                self.transport.close()
+            self._refuse_protocol(opener.name, opener.refusal)
+            return
+        if served is not None and opener.name not in served:
+            only = " and ".join(sorted(served))
+            line = (
+                f"error: this port serves {only} only, not {opener.name} (unsupported_protocol)\n"
+            )
+            self._refuse_protocol(opener.name, line.encode())
             return
         dialect = self.dialect = opener.dialect(self.config)
         self.wire = dialect.wire
@@ -257,6 +264,15 @@ class Connection:
         elif self._stall_handle is None:
             self._await_stall(dialect)
         self.pump()
+
+    def _refuse_protocol(self, protocol: str, refusal: bytes) -> None:
+        """Close a connection that opened with a protocol this listener does not serve."""
+        log.info("refuse %s reason=unsupported_protocol: %s", self.peer, protocol)
+        self.closed = True
+        self._cancel_timers()
+        if self.transport is not None:
+            self.transport.write(refusal)
+            self.transport.close()
 
     def _await_stall(self, dialect: Dialect) -> None:
         wait = dialect.incomplete_wait()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +24,7 @@ from .admission import Admission, Refusal
 from .config import ServerConfig
 from .connection import Connection
 from .core import ChatCore, ChatSettings
+from .dialects.detect import SERVED_DIALECTS
 from .heap import HeapTrimmer
 from .store import MessageStore, StoreError
 from .transports.tcp import listen_tcp
@@ -38,6 +40,17 @@ def server_version() -> str:
     return f"wirechat/{__version__}"
 
 
+def check_listeners(config: ServerConfig) -> None:
+    """Raise ``ValueError`` if a listener names a dialect this server does not speak."""
+    for spec in config.listeners:
+        unknown = (spec.dialects or frozenset[str]()) - SERVED_DIALECTS
+        if unknown:
+            raise ValueError(
+                f"listener {spec}: no dialect called {', '.join(sorted(unknown))} "
+                f"(this server speaks {', '.join(sorted(SERVED_DIALECTS))})"
+            )
+
+
 class ChatServer:
     """A wirechat server on one TCP port. ``await start()``, later ``await shutdown()``."""
 
@@ -50,6 +63,7 @@ class ChatServer:
         """``store_hook``, for tests: called on the store's writer thread with the batch size
         before each commit (raise to fail the batch, sleep to slow the disk down)."""
         self.config = config = config or ServerConfig()
+        check_listeners(config)
         self.loop = asyncio.get_running_loop()
         self.store: MessageStore | None = None
         if config.storage == "sqlite":
@@ -77,7 +91,7 @@ class ChatServer:
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
         self.heap = HeapTrimmer()
-        self._listener: asyncio.Server | None = None
+        self._listeners: list[asyncio.Server] = []
         self._sweeper: asyncio.Task[None] | None = None
         self._all_gone = asyncio.Event()
         self._all_gone.set()
@@ -86,11 +100,15 @@ class ChatServer:
 
     @property
     def address(self) -> tuple[str, int]:
-        """The (host, port) actually listened on (useful with port 0)."""
-        if self._listener is None or not self._listener.sockets:
+        """The (host, port) actually listened on for ``host``:``port`` (useful with port 0)."""
+        return self.addresses[0]
+
+    @property
+    def addresses(self) -> list[tuple[str, int]]:
+        """The (host, port) of every listener, in the order of ``config.listeners``."""
+        if not self._listeners or not all(listener.sockets for listener in self._listeners):
             raise RuntimeError("the server is not listening (not started, or shut down)")
-        host, port = self._listener.sockets[0].getsockname()[:2]
-        return host, port
+        return [listener.sockets[0].getsockname()[:2] for listener in self._listeners]
 
     async def start(self) -> None:
         """Open the message store, listen, and start the timers.
@@ -112,21 +130,26 @@ class ChatServer:
             log.info("message store %s (last id %d)", self.store.path, self.store.last_id)
         config = self.config
         try:
-            self._listener = await listen_tcp(
-                self.loop,
-                lambda: Connection(self),
-                config.host,
-                config.port,
-                keepalive=(
-                    config.keepalive_idle,
-                    config.keepalive_interval,
-                    config.keepalive_count,
-                ),
-            )
+            for spec in config.listeners:
+                try:
+                    listener = await listen_tcp(
+                        self.loop,
+                        functools.partial(Connection, self, spec.dialects),
+                        spec.host,
+                        spec.port,
+                        keepalive=(
+                            config.keepalive_idle,
+                            config.keepalive_interval,
+                            config.keepalive_count,
+                        ),
+                    )
+                except OSError as exc:
+                    raise OSError(exc.errno, f"{spec}: {exc.strerror or exc}") from exc
+                self._listeners.append(listener)
         except BaseException:
-            if self._listener is not None:
-                self._listener.close()
-                self._listener = None
+            for listener in self._listeners:
+                listener.close()
+            self._listeners.clear()
             if self.store is not None:
                 await self.store.close()
             raise
@@ -134,8 +157,9 @@ class ChatServer:
         if self.store is not None and (config.retention_days or config.retention_per_room):
             self._retention = asyncio.create_task(self._retain(), name="wirechat-retention")
         self._sweeper = asyncio.create_task(self._sweep(), name="wirechat-sweeper")
-        host, port = self.address
-        log.info("listening on %s:%d", host, port)
+        for spec, (host, port) in zip(config.listeners, self.addresses, strict=True):
+            served = "+".join(sorted(spec.dialects)) if spec.dialects is not None else "all"
+            log.info("listening on %s:%d (dialects: %s)", host, port, served)
 
     def admit(self, connection: Connection, address: str) -> Refusal | None:
         """Take ``connection`` from ``address`` into the registry, or say why not."""
@@ -209,8 +233,8 @@ class ChatServer:
             return
         self._stopping = True
         log.info("shutting down: %d connections", len(self.connections))
-        if self._listener is not None:
-            self._listener.close()
+        for listener in self._listeners:
+            listener.close()
         for task in (self._sweeper, self._retention):
             if task is not None:
                 task.cancel()
@@ -236,8 +260,8 @@ class ChatServer:
                     connection.transport.abort()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._all_gone.wait(), 1.0)
-        if self._listener is not None:
+        for listener in self._listeners:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._listener.wait_closed(), 1.0)
+                await asyncio.wait_for(listener.wait_closed(), 1.0)
         self._stopped.set()
         log.info("stopped")

@@ -119,3 +119,9 @@ def detect(data: bytes, *, final: bool = False) -> Opener | None:
         if verdict is Verdict.MORE and not final:
             return None
     return FALLBACK
+
+
+#: The names of the dialects this server speaks (what a listener may be restricted to).
+SERVED_DIALECTS: Final = frozenset(
+    opener.name for opener in (*OPENERS, FALLBACK) if opener.dialect is not None
+)
