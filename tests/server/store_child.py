@@ -25,7 +25,7 @@ from pathlib import Path
 
 import uvloop
 
-from wirechat_server.store import AppendResult, MessageStore
+from wirechat_server.storage.sqlite import AppendResult, MessageStore
 
 ROOMS = ("#a", "#b", "@alice:bob")
 SENDERS = ("alice", "bob", "carol")

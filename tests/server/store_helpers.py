@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
-from wirechat_server.store import AppendResult, MessageStore
+from wirechat_server.storage.sqlite import AppendResult, MessageStore
 
 #: The child process the kill -9 and file-size tests run a store in.
 CHILD: Final = Path(__file__).with_name("store_child.py")

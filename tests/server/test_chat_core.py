@@ -32,10 +32,10 @@ from wirechat_common import (
     Welcome,
 )
 from wirechat_common.messages import AnyMessage
+from wirechat_server.bus import WireFormat
 from wirechat_server.core import ChatCore, ChatSettings
 from wirechat_server.dialects.native import NATIVE
 from wirechat_server.dialects.plain import PLAIN
-from wirechat_server.bus import WireFormat
 from wirechat_server.fanout import Group, Special
 from wirechat_server.identity import User
 

@@ -114,12 +114,13 @@ ALLOWED = {
         "wirechat_server.identity",
         "wirechat_server.presence",
         "wirechat_server.sessions",
-        "wirechat_server.message_log",
-        "wirechat_server.store_model",
+        "wirechat_server.storage.log",
+        "wirechat_server.storage.model",
     },
     # Interfaces import no implementation.
     "wirechat_server.bus": set(),
-    "wirechat_server.message_log": {"wirechat_server.store_model"},
+    "wirechat_server.storage.log": {"wirechat_server.storage.model"},
+    "wirechat_server.storage.model": set(),
     "wirechat_server.identity": set(),
     "wirechat_server.presence": {"wirechat_server.identity"},
     # Fan-out writes to members it knows only by an interface.

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.server.store_helpers import WAIT, opened, say, stored
-from wirechat_server import store_sql
-from wirechat_server.store import (
+from wirechat_server.storage import sqlite_sql
+from wirechat_server.storage.sqlite import (
     AppendResult,
     MessageStore,
     PageQuery,
@@ -316,7 +316,7 @@ async def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_messages(
 ) -> None:
     path = tmp_path / "v1.db"
     conn = sqlite3.connect(path)
-    for statement in store_sql._SCHEMA_V1:  # exactly what version 1 created
+    for statement in sqlite_sql._SCHEMA_V1:  # exactly what version 1 created
         conn.execute(statement)
     conn.execute("INSERT INTO messages VALUES (7, 1000, '#lobby', 'Ann', 'ann', 'old', 0, 'c-7')")
     conn.execute("INSERT INTO messages VALUES (6, 900, '@ann:bo', 'Bo', 'bo', 'psst', 0, NULL)")

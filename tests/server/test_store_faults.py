@@ -25,8 +25,8 @@ import pytest
 
 from tests.server.disks import fill, small_tmpfs
 from tests.server.store_helpers import CHILD, WAIT, healthy, integrity, opened, say, stored
-from wirechat_server.store import StoreUnavailable
-from wirechat_server.store_writer import SLOW_COMMIT, SLOW_COMMIT_REPORT_EVERY, SlowCommits
+from wirechat_server.storage.sqlite import StoreUnavailable
+from wirechat_server.storage.sqlite_writer import SLOW_COMMIT, SLOW_COMMIT_REPORT_EVERY, SlowCommits
 
 pytestmark = pytest.mark.timeout(20)
 

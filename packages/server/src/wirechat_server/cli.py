@@ -13,7 +13,7 @@ from typing import Final
 
 from .config import ServerConfig, add_arguments, config_from, describe
 from .server import ChatServer, check_listeners, server_version
-from .store import StoreError
+from .storage.sqlite import StoreError
 
 log: Final = logging.getLogger("wirechat.server")
 

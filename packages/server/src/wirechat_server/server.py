@@ -26,7 +26,7 @@ from .connection import Connection
 from .core import ChatCore, ChatSettings
 from .dialects.detect import SERVED_DIALECTS
 from .heap import HeapTrimmer
-from .store import MessageStore, StoreError
+from .storage.sqlite import MessageStore, StoreError
 from .transports.tcp import listen_tcp
 
 log: Final = logging.getLogger("wirechat.server")
@@ -113,7 +113,7 @@ class ChatServer:
     async def start(self) -> None:
         """Open the message store, listen, and start the timers.
 
-        Raises :class:`~.store.StoreError` if the message database cannot be opened.
+        Raises :class:`~.storage.model.StoreError` if the message database cannot be opened.
         """
         if self.store is not None:
             try:

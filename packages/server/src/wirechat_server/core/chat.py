@@ -29,10 +29,10 @@ from wirechat_common import (
 from ..bus import Bus
 from ..fanout import Fanout, Group, Scheduler
 from ..identity import Identities, User
-from ..message_log import MessageLog
 from ..presence import LocalPresence, Presence
 from ..sessions import Sessions
-from ..store_model import SessionRow
+from ..storage.log import MessageLog
+from ..storage.model import SessionRow
 from .client import Client
 from .history import Frames, History
 from .relay import Relay

@@ -20,9 +20,9 @@ from wirechat_common import History as HistoryPage
 from ..bus import Bus
 from ..fanout import Group
 from ..identity import User
-from ..message_log import MessageLog
 from ..presence import Presence
-from ..store_model import PageQuery, StoredMessage, StoreUnavailable, dm_members, dm_room
+from ..storage.log import MessageLog
+from ..storage.model import PageQuery, StoredMessage, StoreUnavailable, dm_members, dm_room
 from .client import Client
 from .messages import shown
 from .relay import Relay

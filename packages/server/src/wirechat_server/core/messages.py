@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from wirechat_common import Message
 
-from ..store_model import StoredMessage
+from ..storage.model import StoredMessage
 
 
 def shown(stored: StoredMessage, *, room: str | None = None, to: str | None = None) -> Message:

@@ -1,7 +1,7 @@
 """Relay: a message said is stored, then relayed to its room or recipient and acknowledged.
 
 Durability rule: a message is relayed and acknowledged only once it is stored. ``say`` hands the
-message to the message log (:mod:`..message_log`); the relay and the ack happen when its result
+message to the message log (:mod:`..storage.log`); the relay and the ack happen when its result
 arrives, which is in id order. With storage off, ids come from a counter and the relay happens at
 once.
 """
@@ -17,9 +17,9 @@ from wirechat_common import Ack, Error, ErrorCode, ProtocolError, name_key
 from ..bus import Bus
 from ..fanout import Group
 from ..identity import User
-from ..message_log import MessageLog
 from ..presence import Presence
-from ..store_model import AppendResult, StoreBusy, StoredMessage, StoreUnavailable, dm_room
+from ..storage.log import MessageLog
+from ..storage.model import AppendResult, StoreBusy, StoredMessage, StoreUnavailable, dm_room
 from .client import Client
 from .messages import shown
 from .rooms import ChatRoom, Rooms

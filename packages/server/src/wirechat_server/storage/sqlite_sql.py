@@ -1,8 +1,8 @@
 """Everything the message store says to SQLite: the schema, how connections open, the queries.
 
-Only :mod:`wirechat_server.store` uses this module. It deals in plain row tuples (:data:`Row`) so
-that it needs nothing from the store; it never touches asyncio or threads, and every function
-here runs on whichever thread owns the connection it is given.
+Only :mod:`wirechat_server.storage.sqlite` and its threads use this module. It deals in plain
+row tuples (:data:`Row`) so that it needs nothing from the store; it never touches asyncio or
+threads, and every function here runs on whichever thread owns the connection it is given.
 
 Schema (version 2)::
 
@@ -42,7 +42,7 @@ READ_CACHE_KIB: Final = 512
 BUSY_TIMEOUT_MS: Final = 5000
 
 #: WAL pages past which the writer checkpoints by itself, inside a commit. Normally the store's
-#: checkpoint thread (:mod:`.store_checkpoint`) keeps the WAL far below this, off the commit
+#: checkpoint thread (:mod:`.sqlite_checkpoint`) keeps the WAL far below this, off the commit
 #: path; this only bounds the file if that thread cannot keep up (SQLite's default is 1,000).
 WRITER_AUTOCHECKPOINT_PAGES: Final = 10_000
 

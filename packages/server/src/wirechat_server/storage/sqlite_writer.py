@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple
 
-from . import store_sql
-from .store_model import (
+from . import sqlite_sql
+from .model import (
     AppendResult,
     Row,
     SessionRow,
@@ -44,7 +44,7 @@ from .store_model import (
     StoreUnavailable,
     dm_members,
 )
-from .store_sql import Synchronous
+from .sqlite_sql import Synchronous
 
 log: Final = logging.getLogger("wirechat.store")
 
@@ -263,7 +263,7 @@ class Writer:
 
     def _connection(self) -> sqlite3.Connection:
         if self._conn is None:
-            self._conn, last_id = store_sql.open_writer(self._path, synchronous=self._synchronous)
+            self._conn, last_id = sqlite_sql.open_writer(self._path, synchronous=self._synchronous)
             self._last_id = max(self._last_id, last_id)
         return self._conn
 
@@ -273,9 +273,9 @@ class Writer:
         started = time.monotonic()
         try:
             conn = self._connection()
-            with store_sql.transaction(conn):
-                conn.executemany(store_sql.SAVE_SESSION, rows)
-                conn.execute(store_sql.EXPIRE_SESSIONS, (self._session_expiry_ms,))
+            with sqlite_sql.transaction(conn):
+                conn.executemany(sqlite_sql.SAVE_SESSION, rows)
+                conn.execute(sqlite_sql.EXPIRE_SESSIONS, (self._session_expiry_ms,))
         except Exception as exc:
             log.warning("cannot save %d sessions: %s", len(rows), exc)
             self._drop_if_stuck()
@@ -312,7 +312,7 @@ class Writer:
         outcomes: Outcomes = []
         rows: list[Row] = []
         fresh: dict[tuple[str, str], StoredMessage] = {}  # stored by this batch, by client id
-        with store_sql.transaction(conn):
+        with sqlite_sql.transaction(conn):
             for sub in batch:
                 if sub.client_id is not None:
                     key = (sub.sender_key, sub.client_id)
@@ -330,10 +330,10 @@ class Writer:
                 outcomes.append((sub.future, AppendResult(message, duplicate=False)))
             # Explicit ids from our counter (not SQLite's choice): they are known before the
             # insert, so the whole batch goes in with one executemany.
-            conn.executemany(store_sql.INSERT, rows)
-            conn.executemany(store_sql.ADD_DM_ROOM, _dm_participants(rows))
+            conn.executemany(sqlite_sql.INSERT, rows)
+            conn.executemany(sqlite_sql.ADD_DM_ROOM, _dm_participants(rows))
             if rows:
-                conn.execute(store_sql.SET_LAST_ID, (last_id,))
+                conn.execute(sqlite_sql.SET_LAST_ID, (last_id,))
             if self._before_commit is not None:
                 self._before_commit(len(batch))
         # Only now, committed. A failed batch leaves the counter alone, so ids stay dense.
@@ -345,14 +345,14 @@ class Writer:
     ) -> StoredMessage | None:
         """The message already stored under ``key`` within the window and since the sender's
         session began, if any."""
-        row = conn.execute(store_sql.FIND_CLIENT_ID, key).fetchone()
+        row = conn.execute(sqlite_sql.FIND_CLIENT_ID, key).fetchone()
         if row is None:
             return None
         if ts - row[1] <= self._window_ms and row[0] > fresh_after:
             return StoredMessage.from_row(row)
         # Past the window, or someone else's (an earlier holder of the name): the client id may
         # be used again, so release it from the unique index.
-        conn.execute(store_sql.FORGET_CLIENT_ID, (row[0],))
+        conn.execute(sqlite_sql.FORGET_CLIENT_ID, (row[0],))
         return None
 
     def _drop_if_stuck(self) -> None:
@@ -366,7 +366,7 @@ class Writer:
         outcome: int | BaseException
         try:
             if job.steps is None:
-                job.steps = store_sql.retention_steps(
+                job.steps = sqlite_sql.retention_steps(
                     self._connection(),
                     cutoff_ms=job.cutoff_ms,
                     max_per_room=job.max_per_room,

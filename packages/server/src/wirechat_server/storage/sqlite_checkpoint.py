@@ -19,8 +19,8 @@ import threading
 from pathlib import Path
 from typing import Final
 
-from . import store_sql
-from .store_sql import Synchronous
+from . import sqlite_sql
+from .sqlite_sql import Synchronous
 
 log: Final = logging.getLogger("wirechat.store")
 
@@ -62,7 +62,7 @@ class Checkpointer:
 
     def _run(self) -> None:
         try:
-            conn = store_sql.connect(self._path, synchronous=self._synchronous)
+            conn = sqlite_sql.connect(self._path, synchronous=self._synchronous)
         except sqlite3.Error as exc:
             log.warning("no checkpoint thread (the writer checkpoints by itself): %s", exc)
             return
@@ -73,7 +73,7 @@ class Checkpointer:
                     return
                 self._committed.clear()
                 try:
-                    self.last = store_sql.checkpoint(conn)
+                    self.last = sqlite_sql.checkpoint(conn)
                 except sqlite3.Error as exc:  # the writer's own threshold still bounds the WAL
                     log.warning("checkpoint failed: %s", exc)
                 self.checkpointed.set()

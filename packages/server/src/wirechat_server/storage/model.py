@@ -1,6 +1,6 @@
 """The message store's vocabulary: stored messages, append results, errors, conversation keys.
 
-Import these from :mod:`wirechat_server.store`, which re-exports them. Exceptions::
+Import these from :mod:`wirechat_server.storage.sqlite`, which re-exports them. Exceptions::
 
     StoreError                   anything the store raises on purpose
     ├── StoreUnavailable         storage failed (disk full, I/O error): nothing of it was stored
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-#: One stored message, in the column order of ``store_sql.COLUMNS``.
+#: One stored message, in the column order of ``sqlite_sql.COLUMNS``.
 Row = tuple[int, int, str, str, str, str, int, str | None]
 
 #: One saved session, in the column order of the sessions table: (name key, name, token hash,

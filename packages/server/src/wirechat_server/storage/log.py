@@ -1,8 +1,8 @@
 """The message log: what the chat core relies on from whatever stores its messages.
 
-:class:`~.store.MessageStore` (SQLite, in this process) is the first implementation; a shared
+:class:`~.sqlite.MessageStore` (SQLite, in this process) is the first implementation; a shared
 engine (PostgreSQL) would be another, beside it. The core knows only this interface and the
-store's vocabulary (:mod:`.store_model`), so importing the core loads no database driver, no
+store's vocabulary (:mod:`.model`), so importing the core loads no database driver, no
 thread and no event loop.
 
 The promises the core is built on, which every implementation keeps:
@@ -18,10 +18,10 @@ The promises the core is built on, which every implementation keeps:
 4. **Idempotency.** A submission with the ``client_id`` of one already stored for the same
    sender within the idempotency window, whose id is above ``fresh_after``, stores nothing: its
    result is the original message with ``duplicate`` set.
-5. **Refusals are immediate.** ``submit`` raises :class:`~.store_model.StoreBusy` when too many
-   submissions wait and :class:`~.store_model.StoreUnavailable` when the log is not usable; a
+5. **Refusals are immediate.** ``submit`` raises :class:`~.model.StoreBusy` when too many
+   submissions wait and :class:`~.model.StoreUnavailable` when the log is not usable; a
    commit that fails later fails its result with ``StoreUnavailable`` and stores nothing of it.
-6. **Pages** see committed messages only, oldest first, as a :class:`~.store_model.PageQuery`
+6. **Pages** see committed messages only, oldest first, as a :class:`~.model.PageQuery`
    asks.
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, Protocol, TypeVar
 
-from .store_model import AppendResult, PageQuery, SessionRow, StoredMessage
+from .model import AppendResult, PageQuery, SessionRow, StoredMessage
 
 T_co = TypeVar("T_co", covariant=True)
 

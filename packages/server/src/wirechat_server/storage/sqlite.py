@@ -7,9 +7,9 @@ core can acknowledge and fan out a message knowing that it survives ``kill -9`` 
 reconnecting client missed, and retention.
 
 Threads. The event loop never touches the disk. One writer thread owns the only write connection
-(:mod:`.store_writer`: group commit, ids, idempotency); a small pool of read threads has a
+(:mod:`.sqlite_writer`: group commit, ids, idempotency); a small pool of read threads has a
 connection each; a checkpoint thread copies the WAL back into the database, so that no commit
-has to (:mod:`.store_checkpoint`). In WAL mode SQLite lets reads run during a commit, so history
+has to (:mod:`.sqlite_checkpoint`). In WAL mode SQLite lets reads run during a commit, so history
 requests never wait for an fsync, and they only ever see committed messages.
 
 Group commit. :meth:`~MessageStore.submit` only queues; ``coalesce_delay`` after the first
@@ -22,7 +22,7 @@ after retention, not across restarts). A batch's futures are resolved in id orde
 commit order, so done-callbacks run in id order: fanning out from them keeps id order.
 
 The vocabulary (:class:`StoredMessage`, :class:`AppendResult`, the exception tree, :func:`dm_room`)
-lives in :mod:`.store_model` and is re-exported here; the SQL in :mod:`.store_sql`.
+lives in :mod:`.model` and is re-exported here; the SQL in :mod:`.sqlite_sql`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ from typing import Any, Final
 
 from wirechat_common import MAX_HISTORY
 
-from . import store_sql
-from .store_checkpoint import Checkpointer
-from .store_model import (
+from . import sqlite_sql
+from .model import (
     AppendResult,
     PageQuery,
     SessionRow,
@@ -54,8 +53,9 @@ from .store_model import (
     dm_members,
     dm_room,
 )
-from .store_sql import Synchronous
-from .store_writer import Outcomes, RetentionJob, Submission, Writer
+from .sqlite_checkpoint import Checkpointer
+from .sqlite_sql import Synchronous
+from .sqlite_writer import Outcomes, RetentionJob, Submission, Writer
 
 __all__ = [
     "MAX_HISTORY",
@@ -177,7 +177,7 @@ class MessageStore:
             self._checkpointer.start()
             for _ in range(self._read_threads):
                 conn = await asyncio.to_thread(
-                    store_sql.connect, self._path, synchronous=self._synchronous, query_only=True
+                    sqlite_sql.connect, self._path, synchronous=self._synchronous, query_only=True
                 )
                 # A first read opens the WAL and shared-memory files now, so the server's
                 # descriptors are all taken at start, not on the first history request.
@@ -324,7 +324,7 @@ class MessageStore:
 
     async def load_sessions(self, seen_after_ms: int, limit: int) -> list[SessionRow]:
         """The ``limit`` most recently seen sessions seen after ``seen_after_ms``."""
-        rows = await self._read_rows(store_sql.LOAD_SESSIONS, (seen_after_ms, limit))
+        rows = await self._read_rows(sqlite_sql.LOAD_SESSIONS, (seen_after_ms, limit))
         return [(key, name, bytes(token), floor, seen) for key, name, token, floor, seen in rows]
 
     async def _read_rows(self, sql: str, args: tuple[str | int, ...]) -> list[Any]:
@@ -427,10 +427,10 @@ class MessageStore:
             pages = []
             for query in queries:
                 if query.dm_of is not None:
-                    sql = store_sql.PAGE_DM_DESC if query.newest else store_sql.PAGE_DM_ASC
+                    sql = sqlite_sql.PAGE_DM_DESC if query.newest else sqlite_sql.PAGE_DM_ASC
                     args: tuple[str | int, ...] = (query.dm_of,)
                 else:
-                    sql = store_sql.PAGE_ROOM_DESC if query.newest else store_sql.PAGE_ROOM_ASC
+                    sql = sqlite_sql.PAGE_ROOM_DESC if query.newest else sqlite_sql.PAGE_ROOM_ASC
                     args = (query.room,)
                 args += (query.above, query.below, query.limit)
                 try:
