@@ -68,6 +68,9 @@ class FakeClient:
         else:
             self.writes.append(data)
 
+    def render_reply(self, event: AnyMessage) -> bytes:
+        return self.wire.render(event)
+
     def hold(self) -> None:
         self.holds += 1
         self.held = []

@@ -67,6 +67,9 @@ class FakeMember:
         assert data, "fan-out wrote an empty buffer"
         self.writes.append(data)
 
+    def render_reply(self, event: AnyMessage) -> bytes:
+        return self.wire.render(event)
+
     def tokens(self) -> list[str]:
         """Every event received so far, in order."""
         return tokens_of(b"".join(self.writes))
@@ -115,6 +118,33 @@ def members(prefix: str, count: int, wire: WireFormat, *rooms: Group) -> list[Fa
 
 
 # -- who gets what ---------------------------------------------------------------------------
+
+
+class AddressedMember(FakeMember):
+    """A member whose replies name it, as IRC numerics name their recipient."""
+
+    def render_reply(self, event: AnyMessage) -> bytes:
+        return self.name.encode() + b":" + self.wire.render(event)
+
+
+def test_replies_are_rendered_for_their_recipient_and_broadcasts_once_for_all() -> None:
+    turns = Turns()
+    wire = FakeWire("N")
+    a = room("#a")
+    ash, bo = (AddressedMember(name, wire) for name in ("ash", "bo"))
+    for member in (ash, bo):
+        a.add(member)
+
+    turns.fanout.to_room(a, ev("all1"))
+    turns.fanout.to_member(ash, ev("r1"))
+    turns.fanout.to_member(bo, ev("r2"))
+    turns.fanout.to_room(a, ev("all2"))
+    turns.end_turn()
+
+    assert b"".join(ash.writes) == b"N<all1>ash:N<r1>N<all2>"
+    assert b"".join(bo.writes) == b"N<all1>bo:N<r2>N<all2>"
+    assert wire.renders["all1"] == 1  # the broadcast, once for both
+    assert wire.renders["r1"] == wire.renders["r2"] == 1
 
 
 def test_room_events_reach_exactly_the_members_of_the_room() -> None:

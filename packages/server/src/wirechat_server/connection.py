@@ -445,12 +445,17 @@ class Connection:
             transport.write(b"".join([first, *(withheld or ())]))
         self._resume(_PAUSED_HISTORY)
 
+    def render_reply(self, event: AnyMessage) -> bytes:
+        """``event`` as this client alone is sent it (see :meth:`.fanout.Member.render_reply`):
+        both dialects render replies as they render broadcasts."""
+        return self.wire.render(event)
+
     def send(self, event: AnyMessage) -> None:
         """Send ``event`` to this client alone, in order with what the chat owes it."""
         if self.registered:
             self.core.bus.to_member(self, event)
         elif self.transport is not None and not self.closed:
-            self.transport.write(self.wire.render(event))
+            self.transport.write(self.render_reply(event))
 
     def kick_too_slow(self, detail: str) -> None:
         if not self.closed:
@@ -504,7 +509,7 @@ class Connection:
             self.core.leave(self, reason, announce=reason is not LeaveReason.SHUTDOWN)
         transport = self.transport
         if farewell is not None and transport is not None and not transport.is_closing():
-            transport.write(self.wire.render(farewell))
+            transport.write(self.render_reply(farewell))
         why: str = reason
         if isinstance(farewell, Error):
             why, detail = farewell.code, farewell.detail

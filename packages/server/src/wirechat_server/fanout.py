@@ -54,6 +54,12 @@ class Member(Protocol):
         """Write ``data`` to the member. Must not call back into the chat."""
         ...
 
+    def render_reply(self, event: AnyMessage) -> bytes:
+        """The bytes of ``event`` sent to this member alone (a reply): rendered for it, so a
+        dialect whose replies name their recipient (IRC's numerics) can. Broadcasts are
+        rendered once per wire format instead, the same bytes for all."""
+        ...
+
 
 class Group:
     """A set of members that hear the same things: a chat room's delivery group, which is all
@@ -414,7 +420,7 @@ class Fanout:
                     picked.append((index, data))
         for index in state.own:
             if queue[index][3] is member:
-                picked.append((index, wire.render(queue[index][0])))
+                picked.append((index, member.render_reply(queue[index][0])))
         picked.sort(key=lambda item: item[0])
         return b"".join(data for _, data in picked)
 
@@ -431,7 +437,9 @@ class Fanout:
         wire = member.wire
         if room is None:
             return b"".join(
-                wire.render(queue[index][0]) for index in state.own if queue[index][3] is member
+                member.render_reply(queue[index][0])
+                for index in state.own
+                if queue[index][3] is member
             )
         layout = self._layout(room, wire, layouts)
         view = memoryview(layout.shared)
@@ -444,7 +452,7 @@ class Fanout:
                 index = own[next_own]
                 next_own += 1
                 if queue[index][3] is member:
-                    parts.append(wire.render(queue[index][0]))
+                    parts.append(member.render_reply(queue[index][0]))
             position = layout.offset_of(start)
             stop = layout.offset_of(end)
             while next_own < len(own) and own[next_own] < end:
@@ -458,12 +466,12 @@ class Fanout:
                     parts.append(view[position:at])
                     position = at
                 if only is member:
-                    parts.append(wire.render(event))  # a reply to it alone, where it was made
+                    parts.append(member.render_reply(event))  # a reply to it alone, where made
                 else:  # its own broadcast: left out
                     position = at + len(layout.rendered[bisect.bisect_left(layout.indices, index)])
             if stop > position:
                 parts.append(view[position:stop])
         for index in own[next_own:]:  # replies after its last interval in the room closed
             if queue[index][3] is member:
-                parts.append(wire.render(queue[index][0]))
+                parts.append(member.render_reply(queue[index][0]))
         return b"".join(parts)

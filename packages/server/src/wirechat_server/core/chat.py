@@ -207,7 +207,7 @@ class ChatCore:
         pages = len(rooms) + (dm_after is not None)
         share = max(1, settings.max_history // max(1, pages))
         history = self.history_pages
-        frames: Frames = [client.wire.render(welcome)]
+        frames: Frames = [client.render_reply(welcome)]
         errors: list[AnyMessage] = []
         for room_name, last_id in rooms.items():
             try:
@@ -215,14 +215,14 @@ class ChatCore:
             except ProtocolError as error:
                 errors.append(Error(code=error.code, detail=error.detail, room=room_name))
                 continue
-            frames.append(client.wire.render(room.info()))
+            frames.append(client.render_reply(room.info()))
             if last_id:
                 frames.append(history.after(room.key, room.name, last_id, user, share))
             else:  # always a page, if only of 0: its ``more`` says whether there is history
                 frames.append(history.recent(room.key, room.name, min(recent, share), user))
         if dm_after is not None:
             frames.append(history.after("@", "@", dm_after, user, share))
-        frames.extend(client.wire.render(error) for error in errors)
+        frames.extend(client.render_reply(error) for error in errors)
         history.answer(client, frames)
 
     def leave(self, client: Client, reason: LeaveReason, *, announce: bool = True) -> None:
@@ -255,7 +255,7 @@ class ChatCore:
             raise ProtocolError(error.code, error.detail, fatal=error.fatal, room=name) from None
         history = self.history_pages
         recent = history.recent(room.key, room.name, self.settings.history_on_join, user)
-        history.answer(client, [client.wire.render(room.info()), recent])
+        history.answer(client, [client.render_reply(room.info()), recent])
 
     def part(self, client: Client, name: str) -> None:
         """Leave room ``name``: ``left`` (reason ``part``) to the client and to the room."""

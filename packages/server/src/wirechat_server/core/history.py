@@ -146,7 +146,7 @@ class History:
     def _render(
         self, client: Client, frames: Frames, results: list[list[StoredMessage]] | None
     ) -> bytes:
-        render = client.wire.render
+        render = client.render_reply
         parts: list[bytes] = []
         pages = iter(results or ())
         for frame in frames:
