@@ -22,6 +22,7 @@ import secrets
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from typing import Any
 
 from wirechat_common import ErrorCode, ProtocolError, name_key
 
@@ -45,7 +46,7 @@ class Sessions:
     def __init__(
         self,
         *,
-        presence: Presence[object],
+        presence: Presence[Any],
         ttl: float,
         max_dormant: int,
         clock: Callable[[], float] = time.monotonic,

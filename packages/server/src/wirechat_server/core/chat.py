@@ -70,13 +70,19 @@ class ChatCore:
         log: MessageLog | None = None,
         clock: Callable[[], int] = now_ms,
         warn: Callable[[str], None] = _ignore,
+        bus: Bus[Group, Client] | None = None,
+        presence: Presence[Client] | None = None,
+        identities: Identities | None = None,
     ) -> None:
+        """``bus``, ``presence`` and ``identities`` default to this process's own: fan-out on
+        ``loop``, :class:`~..presence.LocalPresence`, and session tokens
+        (:class:`~..sessions.Sessions`) over that presence."""
         self.settings = settings = settings or ChatSettings()
-        self.bus: Bus[Group, Client] = Fanout(loop, delay=coalesce_delay)
+        self.bus = bus if bus is not None else Fanout(loop, delay=coalesce_delay)
         self._log = log
-        self.presence: Presence[Client] = LocalPresence()
-        self.identities: Identities = Sessions(
-            presence=self.presence,  # type: ignore[arg-type]  # only users are read from it
+        self.presence = presence if presence is not None else LocalPresence[Client]()
+        self.identities = identities or Sessions(
+            presence=self.presence,
             ttl=settings.session_ttl,
             max_dormant=settings.max_sessions,
             persist=self._save_session if log is not None else None,
