@@ -8,10 +8,13 @@ uvloop. The server's flow control leans on transport behaviour, so both are test
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
 
 import pytest
 import uvloop
+
+from tests.server.disks import small_tmpfs
 
 
 def pytest_asyncio_loop_factories(
@@ -19,3 +22,10 @@ def pytest_asyncio_loop_factories(
 ) -> Mapping[str, Callable[[], asyncio.AbstractEventLoop]]:
     del config, item
     return {"asyncio": asyncio.new_event_loop, "uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 512 KiB tmpfs: a disk that really fills up (needs root, else the test is skipped)."""
+    with small_tmpfs(tmp_path, "512k") as mountpoint:
+        yield mountpoint

@@ -264,6 +264,11 @@ class Chat(NativeClient):
         return found
 
 
+def texts_of(frames: Iterable[object]) -> list[str]:
+    """The texts of the ``message`` frames among ``frames``, in order."""
+    return [m.text for m in frames if isinstance(m, Message)]
+
+
 def of_type(messages: Iterable[AnyMessage], kind: type[T]) -> list[T]:
     return [message for message in messages if isinstance(message, kind)]
 

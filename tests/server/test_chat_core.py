@@ -93,7 +93,7 @@ class FakeClient:
         return fresh
 
 
-class Chat:
+class HandCore:
     """A core whose flushes run when the test says the turn is over."""
 
     def __init__(self, **settings: Any) -> None:
@@ -121,8 +121,8 @@ class Chat:
 
 
 @pytest.fixture
-def chat() -> Iterator[Chat]:
-    made = Chat()
+def chat() -> Iterator[HandCore]:
+    made = HandCore()
     yield made
     # Storage is off: no history read ever held a client's output.
     assert not made.scheduled
@@ -145,7 +145,7 @@ def refused(call: Callable[[], object], code: ErrorCode) -> ProtocolError:
 # -- registration ----------------------------------------------------------------------------
 
 
-def test_registration_sends_welcome_then_the_lobby_then_its_history(chat: Chat) -> None:
+def test_registration_sends_welcome_then_the_lobby_then_its_history(chat: HandCore) -> None:
     alice = chat.connect("alice")
     welcome, room, history = alice.new()
     assert isinstance(welcome, Welcome)
@@ -169,7 +169,7 @@ def test_registration_sends_welcome_then_the_lobby_then_its_history(chat: Chat) 
     assert len(chat.core) == 2
 
 
-def test_a_name_in_use_in_any_case_is_refused_and_nobody_hears_of_it(chat: Chat) -> None:
+def test_a_name_in_use_in_any_case_is_refused_and_nobody_hears_of_it(chat: HandCore) -> None:
     alice = chat.connect("alice")
     alice.new()
     impostor = FakeClient()
@@ -188,7 +188,7 @@ def test_a_name_in_use_in_any_case_is_refused_and_nobody_hears_of_it(chat: Chat)
 
 
 def test_hello_with_more_rooms_than_allowed_is_refused_before_registering() -> None:
-    chat = Chat(max_rooms_per_user=2)
+    chat = HandCore(max_rooms_per_user=2)
     client = FakeClient()
     rooms = {"#a": 0, "#b": 0, "#c": 0}
     refused(lambda: chat.core.register(client, "alice", rooms=rooms), ErrorCode.TOO_MANY_ROOMS)
@@ -198,7 +198,7 @@ def test_hello_with_more_rooms_than_allowed_is_refused_before_registering() -> N
 
 
 def test_hello_with_rooms_joins_exactly_those_in_order() -> None:
-    chat = Chat()
+    chat = HandCore()
     lurker = chat.connect("lurker", rooms={"#b": 0})
     lurker.new()
     client = chat.connect("alice", rooms={"#b": 0, "#a": 0})
@@ -219,7 +219,7 @@ def test_hello_with_rooms_joins_exactly_those_in_order() -> None:
 # -- sessions --------------------------------------------------------------------------------
 
 
-def test_a_second_connection_with_the_session_joins_the_same_user(chat: Chat) -> None:
+def test_a_second_connection_with_the_session_joins_the_same_user(chat: HandCore) -> None:
     bob = chat.connect("bob")
     bob.new()
     first = chat.connect("alice")
@@ -258,7 +258,7 @@ def test_a_second_connection_with_the_session_joins_the_same_user(chat: Chat) ->
 
 
 def test_the_session_outlives_the_last_connection_and_a_fresh_claim_gets_a_new_one(
-    chat: Chat,
+    chat: HandCore,
 ) -> None:
     first = chat.connect("alice")
     token = only(first.new()[:1], Welcome).session
@@ -275,7 +275,7 @@ def test_the_session_outlives_the_last_connection_and_a_fresh_claim_gets_a_new_o
 # -- rooms -----------------------------------------------------------------------------------
 
 
-def test_join_part_who_topic_and_the_room_list(chat: Chat) -> None:
+def test_join_part_who_topic_and_the_room_list(chat: HandCore) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     alice.new()
@@ -363,7 +363,7 @@ def test_join_part_who_topic_and_the_room_list(chat: Chat) -> None:
     assert bob.new() == []
 
 
-def test_rooms_without_members_disappear_but_the_lobby_stays(chat: Chat) -> None:
+def test_rooms_without_members_disappear_but_the_lobby_stays(chat: HandCore) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     core = chat.core
@@ -389,7 +389,7 @@ def test_rooms_without_members_disappear_but_the_lobby_stays(chat: Chat) -> None
 
 
 def test_max_rooms_per_user() -> None:
-    chat = Chat(max_rooms_per_user=3)
+    chat = HandCore(max_rooms_per_user=3)
     alice = chat.connect("alice")  # the lobby is one
     core = chat.core
     core.join(alice, "#a")
@@ -407,7 +407,7 @@ def test_max_rooms_per_user() -> None:
 
 
 def test_max_rooms_on_the_server() -> None:
-    chat = Chat(max_rooms=3)  # the lobby and two more
+    chat = HandCore(max_rooms=3)  # the lobby and two more
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     core = chat.core
@@ -437,7 +437,7 @@ def test_max_rooms_on_the_server() -> None:
 # -- messages --------------------------------------------------------------------------------
 
 
-def test_say_reaches_the_room_but_the_sender_which_gets_its_ack(chat: Chat) -> None:
+def test_say_reaches_the_room_but_the_sender_which_gets_its_ack(chat: HandCore) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     carol = chat.connect("carol", wire=PLAIN)
@@ -472,7 +472,7 @@ def test_say_reaches_the_room_but_the_sender_which_gets_its_ack(chat: Chat) -> N
     assert [len(alice.writes), len(bob.writes)] == [n + 1 for n in writes_before]
 
 
-def test_say_to_a_room_one_is_not_in_is_refused_with_the_client_id(chat: Chat) -> None:
+def test_say_to_a_room_one_is_not_in_is_refused_with_the_client_id(chat: HandCore) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     chat.core.join(bob, "#private")
@@ -497,7 +497,7 @@ def test_say_to_a_room_one_is_not_in_is_refused_with_the_client_id(chat: Chat) -
 
 
 def test_direct_messages_reach_every_connection_of_both_users_but_the_sender(
-    chat: Chat,
+    chat: HandCore,
 ) -> None:
     a1 = chat.connect("alice")
     token = only(a1.new()[:1], Welcome).session
@@ -546,7 +546,7 @@ def test_direct_messages_reach_every_connection_of_both_users_but_the_sender(
 
 
 def test_leaving_announces_to_every_room_and_the_leaver_gets_what_it_was_owed(
-    chat: Chat,
+    chat: HandCore,
 ) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
@@ -582,7 +582,7 @@ def test_leaving_announces_to_every_room_and_the_leaver_gets_what_it_was_owed(
     assert chat.core.users() == ["alice"]
 
 
-def test_a_shutdown_leave_is_not_announced(chat: Chat) -> None:
+def test_a_shutdown_leave_is_not_announced(chat: HandCore) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     alice.new()
@@ -593,7 +593,7 @@ def test_a_shutdown_leave_is_not_announced(chat: Chat) -> None:
 
 
 def test_a_thousand_senders_in_one_turn_each_get_everyone_elses_lines() -> None:
-    chat = Chat()
+    chat = HandCore()
     clients = [chat.connect(f"u{index:04}") for index in range(1000)]
     for client in clients:
         client.new()
@@ -611,7 +611,7 @@ def test_a_thousand_senders_in_one_turn_each_get_everyone_elses_lines() -> None:
                 assert (message.sender, message.text) == (f"u{n:04}", str(n))
 
 
-def test_part_and_join_again_in_one_turn_loses_nothing(chat: Chat) -> None:
+def test_part_and_join_again_in_one_turn_loses_nothing(chat: HandCore) -> None:
     alice = chat.connect("alice")
     bob = chat.connect("bob")
     core = chat.core

@@ -6,7 +6,6 @@ resends (E2, E3) (spec /tmp/spec/rooms.md 1, 6, 9, 13, 14).
 from __future__ import annotations
 
 import asyncio
-import time
 from pathlib import Path
 
 import pytest
@@ -30,12 +29,9 @@ from wirechat_common import (
     RoomInfo,
     Say,
 )
+from wirechat_server.core import now_ms
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def test_joining_gets_the_last_history_on_join_messages() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 import pytest
 
@@ -27,11 +26,8 @@ from wirechat_common import (
     Welcome,
     Who,
 )
+from wirechat_server.core import now_ms
 from wirechat_server.server import ChatServer
-
-
-def now_ms() -> int:
-    return time.time_ns() // 1_000_000
 
 
 async def test_welcome_lists_users_sorted_and_the_server_limits() -> None:

@@ -7,12 +7,12 @@ import asyncio
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from tests.helpers import WAIT
-from tests.server.room_helpers import Chat, ids, of_type, serving
+from tests.server.room_helpers import Chat, ids, of_type, serving, texts_of
 from wirechat_common import Ack, History, Left, Message, Part, RoomInfo, Say
 from wirechat_server.config import DATABASE_NAME
 
@@ -42,10 +42,6 @@ def opened_on_exit(gate: Gate) -> Iterator[Gate]:
         yield gate
     finally:
         gate.open()  # never leave the writer blocked, or the server cannot stop
-
-
-def texts_of(frames: Sequence[object]) -> list[str]:
-    return [m.text for m in frames if isinstance(m, Message)]
 
 
 async def test_a_name_taken_over_while_a_dm_is_stored_gets_nothing_of_it() -> None:

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import psutil
@@ -20,8 +19,16 @@ import pytest
 
 from tests.e2e.process import server_process
 from tests.helpers import WAIT
-from tests.server.disks import fill, small_tmpfs
-from tests.server.room_helpers import Chat, ids, of_type, of_types, serving, strictly_increasing
+from tests.server.disks import fill
+from tests.server.room_helpers import (
+    Chat,
+    ids,
+    of_type,
+    of_types,
+    serving,
+    strictly_increasing,
+    texts_of,
+)
 from wirechat_common import Ack, Error, ErrorCode, Message, Ping, Pong, Say
 from wirechat_server.config import DATABASE_NAME
 
@@ -202,18 +209,7 @@ async def test_a_full_write_queue_answers_busy_and_accepts_again_later() -> None
         await bob.close()
 
 
-def texts_of(messages: list[Message]) -> list[str]:
-    return [m.text for m in messages]
-
-
 # -- a full disk --------------------------------------------------------------------------
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 512 KiB tmpfs: a disk that really fills up (needs root)."""
-    with small_tmpfs(tmp_path, "512k") as mountpoint:
-        yield mountpoint
 
 
 def largest_file(directory: Path) -> int:

@@ -18,12 +18,11 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.server.disks import fill, small_tmpfs
+from tests.server.disks import fill
 from tests.server.store_helpers import CHILD, WAIT, healthy, integrity, opened, say, stored
 from wirechat_server.storage.sqlite import StoreUnavailable
 from wirechat_server.storage.sqlite_writer import SLOW_COMMIT, SLOW_COMMIT_REPORT_EVERY, SlowCommits
@@ -136,13 +135,6 @@ async def test_a_failed_commit_fails_its_batch_stores_nothing_and_the_next_succe
         assert healthy(store)
         assert not any(r.duplicate for r in retried)
         assert [r.message.id for r in retried] == [1, 2, 3, 4, 5]
-
-
-@pytest.fixture
-def small_disk(tmp_path: Path) -> Iterator[Path]:
-    """A 256 KiB tmpfs: a disk that really fills up (needs root)."""
-    with small_tmpfs(tmp_path, "256k") as mountpoint:
-        yield mountpoint
 
 
 def beyond_wal(db: Path) -> str:
