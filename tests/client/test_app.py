@@ -39,7 +39,7 @@ async def test_two_apps_exchange_messages(server: ChatServer) -> None:
         await b_pilot.press(*"/me waves back", "enter")
         await log_shows(a_pilot, alice, "* │ bob waves back")
         # Our own line gets its time from the server's ack; until then it shows ··:··.
-        await until(a_pilot, lambda: chat_of(alice).chat_log.entries[-2].ts is not None)
+        await until(a_pilot, lambda: chat_of(alice).chat_log.model.entries[-2].ts is not None)
         assert "··:··" not in log_text(alice)
 
 
@@ -51,7 +51,7 @@ async def test_app_and_a_netcat_user(server: ChatServer) -> None:
         await log_shows(pilot, app, "carol joined")
         await carol.send_line("hi from nc, alice")
         await log_shows(pilot, app, "carol │ hi from nc, alice")
-        mention = chat_of(app).chat_log.entries[-1]
+        mention = chat_of(app).chat_log.model.entries[-1]
         assert mention.mention
         assert not mention.own
         await submit(pilot, app, "hi carol")
@@ -186,7 +186,7 @@ async def test_slash_commands(server: ChatServer) -> None:
         said = await bob.expect(Message)
         assert (said.text, said.action) == ("dances", True)
         await submit(pilot, app, "/clear")
-        await until(pilot, lambda: not chat.chat_log.entries)
+        await until(pilot, lambda: not chat.chat_log.model.entries)
         await submit(pilot, app, "bye")
         await until(pilot, lambda: not app.is_running)
     assert "alice" not in server.core.users()
@@ -278,7 +278,7 @@ async def test_a_line_the_server_refuses_is_marked_failed_not_left_pending() -> 
         chat = await in_chat(pilot, app)
         await submit(pilot, app, "refused line")
         await log_shows(pilot, app, "refused line  (refused: not here)")
-        own = next(entry for entry in chat.chat_log.entries if entry.text == "refused line")
+        own = next(entry for entry in chat.chat_log.model.entries if entry.text == "refused line")
         assert own.failed
         assert own.failure == "not here"
         assert "··:··" not in "\n".join(chat.chat_log.lines_text())

@@ -1,4 +1,4 @@
-"""The chat log widget on its own: following, unread count, the cap, wrapping, wide text."""
+"""The chat log widget on its own model: following, unread count, the cap, wrapping, wide text."""
 
 from __future__ import annotations
 
@@ -9,23 +9,16 @@ from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
 from tests.client.support import FIXED_MS, until
-from wirechat_client.lines import (
-    PENDING,
-    LineKind,
-    LogEntry,
-    entry_height,
-    make_entry,
-    mentions,
-    nick_color,
-    render_entry,
-)
+from wirechat_client.drawing import Look, entry_height, nick_color, render_entry
+from wirechat_client.lines import PENDING, LineKind, LogEntry, make_entry, mentions
+from wirechat_client.log_model import LogModel
 from wirechat_client.widgets.chat_log import ChatLog
 
 
 class LogApp(App[None]):
     def __init__(self, max_entries: int = 100) -> None:
         super().__init__()
-        self.log_widget = ChatLog(max_entries=max_entries, tz=UTC)
+        self.log_widget = ChatLog(LogModel(max_entries), tz=UTC)
 
     def compose(self) -> ComposeResult:
         yield self.log_widget
@@ -80,8 +73,8 @@ async def test_the_view_stays_put_while_old_lines_are_dropped() -> None:
         before = top_row(log)
         log.extend(line(n) for n in range(100, 140))
         await pilot.pause()
-        assert len(log.entries) == 100
-        assert log.entries[0].text == "line 40"
+        assert len(log.model.entries) == 100
+        assert log.model.entries[0].text == "line 40"
         assert top_row(log) == before
 
 
@@ -91,7 +84,10 @@ async def test_a_huge_batch_keeps_only_the_newest_lines() -> None:
         log = app.log_widget
         log.extend(line(n) for n in range(10_000))
         await pilot.pause()
-        assert [e.text for e in (log.entries[0], log.entries[-1])] == ["line 9900", "line 9999"]
+        assert [e.text for e in (log.model.entries[0], log.model.entries[-1])] == [
+            "line 9900",
+            "line 9999",
+        ]
         assert log.virtual_size.height == 100
 
 
@@ -138,8 +134,6 @@ async def test_every_row_is_exactly_as_wide_as_the_log(text: str, width: int) ->
     from rich.console import Console
     from rich.style import Style
 
-    from wirechat_client.lines import Look
-
     plain = Style()
     look = Look(
         Console(width=width), plain, plain, plain, plain, plain, plain, plain, plain, plain, plain
@@ -174,21 +168,21 @@ def message(n: int, text: str = "") -> LogEntry:
 
 
 def texts(log: ChatLog) -> list[str]:
-    return [entry.text for entry in log.entries]
+    return [entry.text for entry in log.model.entries]
 
 
 async def test_messages_are_kept_in_id_order_once_each() -> None:
     app = LogApp()
     async with app.run_test(size=(60, 20)) as pilot:
         log = app.log_widget
-        log.add([message(5), message(7)])
-        log.add([message(6), message(7), message(5)])  # one new, two already shown
-        note = make_entry(LineKind.INFO, "a note", order=(log.newest_id(), 1))
+        log.model.add([message(5), message(7)])
+        log.model.add([message(6), message(7), message(5)])  # one new, two already shown
+        note = make_entry(LineKind.INFO, "a note", order=(log.model.newest_id(), 1))
         log.append(note)
-        log.add([message(3)])  # older: above everything
+        log.model.add([message(3)])  # older: above everything
         await pilot.pause()
         assert texts(log) == ["message 3", "message 5", "message 6", "message 7", "a note"]
-        assert (log.oldest_id(), log.newest_id()) == (3, 7)
+        assert (log.model.oldest_id(), log.model.newest_id()) == (3, 7)
         assert [row.split("│ ")[1].rstrip() for row in log.lines_text()] == texts(log)
 
 
@@ -196,35 +190,35 @@ async def test_a_pending_line_stays_last_until_its_ack_places_it() -> None:
     app = LogApp()
     async with app.run_test(size=(60, 20)) as pilot:
         log = app.log_widget
-        log.add([message(1)])
+        log.model.add([message(1)])
         mine = make_entry(LineKind.MESSAGE, "mine", nick="me", own=True, order=(PENDING, 1))
         log.append(mine)
-        log.add([message(2)])  # arrives before our ack: goes above our line
+        log.model.add([message(2)])  # arrives before our ack: goes above our line
         assert texts(log) == ["message 1", "message 2", "mine"]
         mine.id, mine.ts, mine.order = 3, FIXED_MS, (3, 0)
-        log.reposition(mine)
-        log.add([message(4)])
+        log.model.reposition(mine)
+        log.model.add([message(4)])
         await pilot.pause()
         assert texts(log) == ["message 1", "message 2", "mine", "message 4"]
-        assert log.find(3) is mine
+        assert log.model.find(3) is mine
 
 
 async def test_history_put_in_above_does_not_move_the_view() -> None:
     app = LogApp(max_entries=1000)
     async with app.run_test(size=(60, 20)) as pilot:
         log = app.log_widget
-        log.add(message(n) for n in range(500, 600))
+        log.model.add(message(n) for n in range(500, 600))
         await pilot.pause()
         log.scroll_to(y=0, animate=False)
         await pilot.pause()
         assert top_row(log).endswith("message 500".ljust(len(top_row(log).split("│ ")[1])))
         before = top_row(log)
-        placed = log.add(message(n) for n in range(400, 500))
+        placed = log.model.add(message(n) for n in range(400, 500))
         assert len(placed) == 100
         await pilot.pause()
         assert top_row(log) == before  # the new lines are above, out of view
         assert log.unread == 0  # history is not news
-        log.discard([log.entries[0]])
+        log.model.discard([log.model.entries[0]])
         await pilot.pause()
         assert top_row(log) == before
 
@@ -243,11 +237,11 @@ async def test_scrolling_to_the_top_asks_for_older_lines() -> None:
     tops = app.tops
     async with app.run_test(size=(60, 20)) as pilot:
         log = app.log_widget
-        log.add(message(n) for n in range(1, 60))
+        log.model.add(message(n) for n in range(1, 60))
         await pilot.pause()
         log.scroll_to(y=0, animate=False)
         await until(pilot, lambda: bool(tops))
         assert tops == [log]
-        log.add(message(n) for n in range(60, 70))  # moving the view ourselves asks nothing
+        log.model.add(message(n) for n in range(60, 70))  # moving the view ourselves asks nothing
         await pilot.pause()
         assert tops == [log]

@@ -39,7 +39,7 @@ def said_lines(app: WirechatApp, sender: str) -> list[str]:
 
 def entry_texts(app: WirechatApp) -> list[str]:
     """The lines of the log shown, one per entry (unwrapped)."""
-    return [entry.text for entry in chat_of(app).chat_log.entries]
+    return [entry.text for entry in chat_of(app).chat_log.model.entries]
 
 
 def gate_of(app: WirechatApp) -> asyncio.Event:

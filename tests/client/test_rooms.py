@@ -143,7 +143,7 @@ async def test_a_background_room_counts_unread_lines_and_marks_mentions(
         await pilot.press("ctrl+n")
         assert current_name(app) == "#lobby"
         await until(pilot, lambda: listed(app) == ["#dev", "#lobby"])
-        mention = chat_of(app).chat_log.entries[-1]
+        mention = chat_of(app).chat_log.model.entries[-1]
         assert (mention.text, mention.mention) == ("alice: the build is red", True)
 
 
@@ -173,7 +173,7 @@ async def test_direct_messages_open_a_conversation_on_both_sides(server: ChatSer
         # A direct message to someone not connected is refused, and said so on the line.
         await submit(a_pilot, alice, "/msg carol hello?")
         await log_shows(a_pilot, alice, "hello?  (refused:")
-        refused = chat_of(alice).chat_log.entries[-1]
+        refused = chat_of(alice).chat_log.model.entries[-1]
         assert refused.failed
         assert "carol" in refused.failure
 
@@ -286,14 +286,17 @@ async def test_a_line_the_server_cannot_store_is_refused_with_the_reason() -> No
             failing.set()
             await submit(pilot, app, "into the void")
             await log_shows(pilot, app, "into the void  (refused:")
-            refused = chat.chat_log.entries[-1]
+            refused = chat.chat_log.model.entries[-1]
             assert refused.failed
             assert refused.failure
             failing.clear()
             await submit(pilot, app, "works again")
-            await until(pilot, lambda: chat.chat_log.entries[-1].id is not None)
-            assert chat.chat_log.entries[-1].text == "works again"
-            assert [e.text for e in chat.chat_log.entries[-2:]] == ["into the void", "works again"]
+            await until(pilot, lambda: chat.chat_log.model.entries[-1].id is not None)
+            assert chat.chat_log.model.entries[-1].text == "works again"
+            assert [e.text for e in chat.chat_log.model.entries[-2:]] == [
+                "into the void",
+                "works again",
+            ]
 
 
 async def test_a_join_past_the_room_limit_is_refused_where_it_was_asked() -> None:
@@ -340,7 +343,7 @@ async def test_a_room_refused_on_resuming_is_no_longer_joined() -> None:
             connection.gate.set()
             await log_shows(pilot, app, "Not in this room:")
             assert current_name(app) == "#a"
-            refusal = chat_of(app).chat_log.entries[-1].text
+            refusal = chat_of(app).chat_log.model.entries[-1].text
             assert refusal.startswith("Not in this room: this server has as many rooms")
             assert refusal.endswith("(too_many_rooms). /join #a to try again.")
             assert "not in this room: /join #a" in topic_text(app)

@@ -32,7 +32,10 @@ _UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]
 def segments_of(app: WirechatApp) -> list[Segment]:
     """Every segment the log would send to the terminal."""
     return [
-        segment for entry in chat_of(app).chat_log.entries for row in entry.rows for segment in row
+        segment
+        for entry in chat_of(app).chat_log.model.entries
+        for row in entry.rows
+        for segment in row
     ]
 
 

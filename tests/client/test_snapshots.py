@@ -72,9 +72,9 @@ async def say_something(pilot: Pilot[Any]) -> None:
     app = pilot.app
     assert isinstance(app, WirechatApp)
     chat = await in_chat(pilot, app)
-    await until(pilot, lambda: len(chat.chat_log.entries) >= 8)
+    await until(pilot, lambda: len(chat.chat_log.model.entries) >= 8)
     await pilot.press(*"on it, thanks bob", "enter")
-    await until(pilot, lambda: chat.chat_log.entries[-1].ts is not None)  # acknowledged
+    await until(pilot, lambda: chat.chat_log.model.entries[-1].ts is not None)  # acknowledged
     await pilot.press(*"/me", "space", "c")
 
 

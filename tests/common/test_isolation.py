@@ -31,6 +31,7 @@ def modules_loaded_after(statement: str) -> set[str]:
         "import wirechat_common",
         "from wirechat_common import Decoder, encode, Say; Decoder().feed(encode(Say(text='x')))",
         "import wirechat_common.codec, wirechat_common.framing, wirechat_common.text",
+        "from wirechat_common.wording import LAB_LEAVE_WORDING, people_here",
     ],
 )
 def test_importing_wirechat_common_loads_no_io_or_ui_module(statement: str) -> None:

@@ -15,14 +15,14 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from enum import Enum
 from typing import Final
 
 from wirechat_common import GetHistory, Message, name_key, sanitize_text
 
 from .lines import PENDING, LineKind, LogEntry, format_time, make_entry, mentions
-from .widgets.chat_log import ChatLog
+from .log_model import LogModel, order_key
 
 #: Messages asked for per page of older history (fewer if the server allows fewer).
 HISTORY_PAGE: Final = 50
@@ -52,10 +52,6 @@ def message_entry(message: Message, me: str) -> LogEntry:
     )
 
 
-def _order(entry: LogEntry) -> tuple[int, int]:
-    return entry.order
-
-
 def _message_at(entries: Sequence[LogEntry], index: int, step: int) -> LogEntry | None:
     """The first message from ``index`` on, going ``step`` (local lines are skipped)."""
     while 0 <= index < len(entries):
@@ -66,15 +62,17 @@ def _message_at(entries: Sequence[LogEntry], index: int, step: int) -> LogEntry 
 
 
 class Conversation:
-    """The state of one conversation; its :class:`ChatLog` is the widget that shows it."""
+    """The state of one conversation. Its :attr:`log` holds its lines (a ``ChatLog`` widget
+    shows them); ``tz`` is the time zone its times and days are told in."""
 
     def __init__(
-        self, key: str, name: str, kind: Kind, log: ChatLog, now: Callable[[], int]
+        self, key: str, name: str, kind: Kind, now: Callable[[], int], tz: tzinfo | None = None
     ) -> None:
         self.key = key
         self.name = sanitize_text(name)
         self.kind = kind
-        self.log = log
+        self.log = LogModel()
+        self.tz = tz
         self._now = now
         self.topic = ""
         self.joined = kind is not Kind.ROOM  # a room: whether we are in it right now
@@ -246,16 +244,16 @@ class Conversation:
         if self._gap is not None:
             return
         now = self._now()
-        self._gap_text = f"connection lost at {format_time(now, self.log.tz)}"
+        self._gap_text = f"connection lost at {format_time(now, self.tz)}"
         self._gap = self.note(f"— {self._gap_text} —", LineKind.GAP)
 
     def close_gap(self) -> None:
         """Reconnected: say when on the marker."""
         if self._gap is None:
             return
-        back = format_time(self._now(), self.log.tz)
+        back = format_time(self._now(), self.tz)
         self._gap.text = f"— {self._gap_text}, reconnected at {back} —"
-        self.log.redraw(self._gap)
+        self.log.changed(self._gap)
         self._gap = None
 
     # -- "day changed" lines --------------------------------------------------------------------
@@ -263,7 +261,7 @@ class Conversation:
     def _day(self, entry: LogEntry) -> date | None:
         if entry.ts is None:
             return None
-        return datetime.fromtimestamp(entry.ts / 1000, self.log.tz).date()
+        return datetime.fromtimestamp(entry.ts / 1000, self.tz).date()
 
     def _fix_days(self, placed: Iterable[LogEntry]) -> None:
         """Keep a "day changed" line before each message whose day differs from the message
@@ -274,7 +272,7 @@ class Conversation:
         for entry in placed:
             if entry.id is None or entry.ts is None:
                 continue
-            index = bisect.bisect_left(entries, entry.order, key=_order)
+            index = bisect.bisect_left(entries, entry.order, key=order_key)
             self._want_day_line(entry, _message_at(entries, index - 1, -1), add, drop)
             after = _message_at(entries, index + 1, 1)
             if after is not None:

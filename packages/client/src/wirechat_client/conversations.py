@@ -8,11 +8,11 @@ holds the notes, so there is always somewhere to show them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import tzinfo
 
 from wirechat_common import name_key, room_key, sanitize_text
 
 from .conversation import Conversation, Kind
-from .widgets.chat_log import ChatLog
 
 
 def direct_key(peer: str) -> str:
@@ -20,21 +20,25 @@ def direct_key(peer: str) -> str:
 
 
 class Conversations:
-    """The registry. ``make_log`` builds (and places) the log widget of a new conversation;
-    ``on_drop`` is told when one goes."""
+    """The registry. ``on_add`` is told of each new conversation (home first), before
+    anything is put in it, so that the UI can give it a widget; ``on_drop`` is told when one
+    goes. ``tz`` is the time zone every conversation tells times in."""
 
     def __init__(
         self,
-        make_log: Callable[[], ChatLog],
+        on_add: Callable[[Conversation], None],
         on_drop: Callable[[Conversation], None],
         now: Callable[[], int],
+        tz: tzinfo | None = None,
     ) -> None:
-        self._make_log = make_log
+        self._on_add = on_add
         self._on_drop = on_drop
         self._now = now
-        self.home = Conversation("", "wirechat", Kind.HOME, make_log(), now)
+        self._tz = tz
+        self.home = Conversation("", "wirechat", Kind.HOME, now, tz)
         self.current = self.home
         self._by_key: dict[str, Conversation] = {}
+        on_add(self.home)
 
     def __len__(self) -> int:
         return len(self._by_key)
@@ -61,8 +65,9 @@ class Conversations:
     def _get_or_add(self, key: str, name: str, kind: Kind) -> Conversation:
         conversation = self._by_key.get(key)
         if conversation is None:
-            conversation = Conversation(key, name, kind, self._make_log(), self._now)
+            conversation = Conversation(key, name, kind, self._now, self._tz)
             self._by_key[key] = conversation
+            self._on_add(conversation)
         return conversation
 
     def drop(self, conversation: Conversation) -> None:

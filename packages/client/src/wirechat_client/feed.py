@@ -8,11 +8,11 @@ go to the conversation shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Iterable
 
 from wirechat_common import (
     DEFAULT_ROOM,
+    LOG_LEAVE_WORDING,
     Ack,
     Error,
     Joined,
@@ -24,6 +24,7 @@ from wirechat_common import (
     Topic,
     Users,
     name_key,
+    people_here,
     room_key,
     sanitize_text,
 )
@@ -33,30 +34,6 @@ from .conversations import Conversations
 from .events import PAGE_ERRORS, HistoryPage, NetEvent, refused_room
 from .lines import PENDING, LineKind, LogEntry, make_entry
 from .resume import ALL_DIRECT, PageKind
-
-#: Names listed in a "N here: ..." line before "and N more".
-NAMES_SHOWN: Final = 20
-
-_LEFT_WORDS: Final[dict[str, str]] = {
-    LeaveReason.QUIT: "left",
-    LeaveReason.PART: "left the room",
-    LeaveReason.DROPPED: "left (connection lost)",
-    LeaveReason.TIMEOUT: "left (timed out)",
-    LeaveReason.TOO_SLOW: "left (too slow to keep up)",
-    LeaveReason.FLOOD: "left (cut off for flooding)",
-    LeaveReason.KICKED: "left (kicked)",
-    LeaveReason.SHUTDOWN: "left (server shutting down)",
-}
-
-
-def here(names: Sequence[str], verb: str = "here", total: int = 0) -> str:
-    """``N here: a, b and M more``; ``total`` when ``names`` lists only the first of them."""
-    total = max(total, len(names))
-    listed = min(len(names), NAMES_SHOWN)
-    shown = ", ".join(names[:listed])
-    if total > listed:
-        shown += f" and {total - listed} more"
-    return f"{total} {verb}: {shown}"
 
 
 class Feed:
@@ -90,7 +67,7 @@ class Feed:
         pending, self._pending = self._pending, {}
         for conversation, entry in pending.values():
             entry.failed = True
-            conversation.log.redraw(entry)
+            conversation.log.changed(entry)
 
     def forget(self, conversation: Conversation) -> None:
         """``conversation`` was cleared or closed: stop waiting for answers about its lines."""
@@ -259,7 +236,7 @@ class Feed:
             return
         conversation.remove_user(left.name)
         # Reasons are open-ended: one this client does not know is shown as it is.
-        words = _LEFT_WORDS.get(left.reason, f"left ({left.reason})")
+        words = LOG_LEAVE_WORDING.phrase(left.reason)
         self._presence(conversation, LineKind.LEAVE, words, left.name, left.ts)
 
     def _users(self, users: list[str], room: str | None) -> None:
@@ -267,10 +244,10 @@ class Feed:
             self._seen(name)
         conversation = self.conversations.find_room(room) if room else None
         if conversation is None:
-            self.conversations.current.note(here(users, "connected"))
+            self.conversations.current.note(people_here(users, verb="connected"))
             return
         conversation.set_users(users)
-        conversation.note(here(users))
+        conversation.note(people_here(users))
 
     def _room_info(self, info: RoomInfo) -> None:
         for name in info.users:
@@ -290,7 +267,7 @@ class Feed:
             self.conversations.current = conversation
         if new:
             topic = f" Topic: {info.topic}" if info.topic else ""
-            conversation.note(f"You joined {info.room}. {here(info.users)}.{topic}")
+            conversation.note(f"You joined {info.room}. {people_here(info.users)}.{topic}")
 
     def _room_list(self, room_list: RoomList) -> None:
         lines = [f"{len(room_list.rooms)} rooms (/join #ROOM to join one):"]

@@ -1,4 +1,5 @@
-"""wirechat's wire protocol, sans-I/O: message types, the codec, and the name and text rules.
+"""wirechat's wire protocol, sans-I/O: message types, the codec, the name and text rules, and
+the wording that shows events to people.
 
 Bytes in, messages out; messages in, bytes out. Nothing here touches a socket, sleeps or logs, so
 any client, bot or server can use it with whatever I/O it likes::
@@ -69,9 +70,19 @@ from .names import (
     room_key,
 )
 from .text import check_text, sanitize_text
+from .wording import (
+    LAB_LEAVE_WORDING,
+    LOG_LEAVE_WORDING,
+    NAMES_SHOWN,
+    LeaveWording,
+    leave_cause,
+    people_here,
+)
 
 __all__ = [
     "DEFAULT_ROOM",
+    "LAB_LEAVE_WORDING",
+    "LOG_LEAVE_WORDING",
     "MAX_FRAME_BYTES",
     "MAX_HISTORY",
     "MAX_NAME_LENGTH",
@@ -80,6 +91,7 @@ __all__ = [
     "MAX_TEXT_BYTES",
     "MAX_TOPIC_BYTES",
     "MESSAGE_TYPES",
+    "NAMES_SHOWN",
     "PROTOCOL_VERSION",
     "Ack",
     "AnyMessage",
@@ -94,6 +106,7 @@ __all__ = [
     "Join",
     "Joined",
     "LeaveReason",
+    "LeaveWording",
     "Left",
     "LineFramer",
     "ListRooms",
@@ -119,7 +132,9 @@ __all__ = [
     "encode",
     "is_valid_name",
     "is_valid_room",
+    "leave_cause",
     "name_key",
+    "people_here",
     "room_key",
     "sanitize_text",
 ]

@@ -23,6 +23,7 @@ from wirechat_common import (
     DEFAULT_ROOM,
     MAX_TEXT_BYTES,
     GetHistory,
+    people_here,
 )
 
 from ..address import Address
@@ -30,7 +31,7 @@ from ..commands import Run, help_lines, parse_line
 from ..conversation import Conversation, Kind
 from ..conversations import Conversations
 from ..events import Connecting, Disconnected, LinkState, NetEvent, Registered, Request
-from ..feed import Feed, here
+from ..feed import Feed
 from ..line_actions import LineActions
 from ..lines import LineKind
 from ..messages import ServerRequested
@@ -73,6 +74,7 @@ class ChatScreen(Screen[None]):
         self.max_history = 0
         self._offline = False  # the loss was reported; retries fail quietly until back
         self._early_logs: list[ChatLog] = []  # made before the screen was mounted
+        self._logs_by_conversation: dict[Conversation, ChatLog] = {}
         self._logs = Vertical(id="logs")
         self.status_bar = StatusBar(id="status")
         self.status_bar.server = str(address)
@@ -81,7 +83,7 @@ class ChatScreen(Screen[None]):
         self.topic_bar = TopicBar(id="topic")
         self.unread_badge = UnreadBadge(id="unread")
         self.user_list = UserList(id="users")
-        self.conversations = Conversations(self._new_log, self._dropped, self.now)
+        self.conversations = Conversations(self._added, self._dropped, self.now, tz)
         self.feed = Feed(self.conversations, me)
         self._actions = LineActions(self.conversations, self.feed, self.post_message)
         self.chat_input = ChatInput(
@@ -119,17 +121,17 @@ class ChatScreen(Screen[None]):
 
     # -- the conversations' widgets -----------------------------------------------------------
 
-    def _new_log(self) -> ChatLog:
-        log = ChatLog(tz=self._tz)
+    def _added(self, conversation: Conversation) -> None:
+        log = ChatLog(conversation.log, tz=self._tz)
         log.display = False
+        self._logs_by_conversation[conversation] = log
         if self.is_mounted:
             self._logs.mount(log)
         else:
             self._early_logs.append(log)
-        return log
 
     def _dropped(self, conversation: Conversation) -> None:
-        conversation.log.remove()
+        self._logs_by_conversation.pop(conversation).remove()
 
     @property
     def current(self) -> Conversation:
@@ -138,7 +140,7 @@ class ChatScreen(Screen[None]):
     @property
     def chat_log(self) -> ChatLog:
         """The log shown."""
-        return self.conversations.current.log
+        return self._logs_by_conversation[self.conversations.current]
 
     def _joined_rooms(self) -> dict[str, str]:
         return {c.key: c.name for c in self.conversations.listed() if c.kind is Kind.ROOM}
@@ -147,11 +149,14 @@ class ChatScreen(Screen[None]):
         """Bring the widgets in step with the conversations (after any change)."""
         current = self.conversations.current
         if current is not self._shown:
-            if self._shown is not None:
-                self._shown.log.display = False
-            current.log.display = True
+            # The conversation shown before may have been dropped, its log with it.
+            hidden = self._logs_by_conversation.get(self._shown) if self._shown else None
+            if hidden is not None:
+                hidden.display = False
+            shown = self._logs_by_conversation[current]
+            shown.display = True
             self._shown = current
-            self.unread_badge.count = current.log.unread
+            self.unread_badge.count = shown.unread
             self.chat_input.placeholder = {
                 Kind.ROOM: f"Message {current.name} · /help for commands",
                 Kind.DIRECT: f"Message {current.name} directly · /help for commands",
@@ -244,9 +249,10 @@ class ChatScreen(Screen[None]):
             lobby.set_users(welcome.users)
         self.conversations.current = lobby
         server = f" ({welcome.server})" if welcome.server else ""
+        online = people_here(welcome.users, welcome.online, verb="online")
         lobby.note(
             f"Connected to {self.status_bar.server}{server} as {welcome.name}. "
-            f"{here(welcome.users, 'online', welcome.online)}. Type /help for commands and keys."
+            f"{online}. Type /help for commands and keys."
         )
 
     def _disconnected(self, event: Disconnected) -> None:

@@ -1,25 +1,24 @@
-"""The chat log: a bounded, virtual, line-based view that stays put while you read.
+"""The chat log: a virtual, line-based view of a log's lines that stays put while you read.
 
 Why not ``RichLog`` or ``Log``: ``RichLog`` renders every write through the console at once,
 re-slices its whole line list on every write once it is full, never re-wraps on resize, and
 scrolls to the end on write whatever the user is reading; ``Log`` holds plain strings only (no
-per-nick colours). This widget (Textual's Line API, like ``Log``) keeps at most
-:data:`MAX_ENTRIES` entries, sorted by their ``order`` (message ids), each message id once; a
-batch of lines is wrapped once and costs one layout update; only the rows on screen are ever
-restyled; and it follows new lines only while the view is at the bottom. Scrolled up, new lines
-bump an unread count (the screen shows it) and the view does not move, even when old lines are
-dropped from the top or older history is put in above. ``bench/client_log.py`` has the numbers.
+per-nick colours). This widget (Textual's Line API, like ``Log``) shows a
+:class:`~wirechat_client.log_model.LogModel` it is given, which holds the lines (in order, each
+message once, at most :data:`MAX_ENTRIES`); the model tells it what changed, so a batch of lines
+is wrapped once and costs one layout update; only the rows on screen are ever restyled; and it
+follows new lines only while the view is at the bottom. Scrolled up, new lines bump an unread
+count (the screen shows it) and the view does not move, even when old lines are dropped from
+the top or older history is put in above. ``bench/client_log.py`` has the numbers.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import tzinfo
-from itertools import islice
-from typing import ClassVar, Final
+from typing import ClassVar
 
 from rich.style import Style
 from textual.geometry import Size
@@ -27,27 +26,16 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..lines import (
-    DARK_PALETTE,
-    LIGHT_PALETTE,
-    PENDING,
-    LogEntry,
-    Look,
-    entry_height,
-    render_entry,
-)
+from ..drawing import DARK_PALETTE, LIGHT_PALETTE, Look, entry_height, render_entry
+from ..lines import LogEntry
+from ..log_model import MAX_ENTRIES, Added, LogModel
 
-#: Entries kept in memory. 5,000 lines is hours of a busy room (about 2.5 MiB drawn), well past
-#: what anyone scrolls back through; older lines are dropped from the top.
-MAX_ENTRIES: Final = 5000
-
-
-def _order(entry: LogEntry) -> tuple[int, int]:
-    return entry.order
+# MAX_ENTRIES is the cap of a log made here without a model: exported for the benchmark.
+__all__ = ["MAX_ENTRIES", "ChatLog"]
 
 
 class ChatLog(ScrollView, can_focus=False):
-    """The scrolling list of :class:`~wirechat_client.lines.LogEntry`, in ``order``.
+    """Shows ``model`` (a new, empty one if none is given), and is its view.
 
     Not focusable: clicks and the wheel scroll it while the keyboard stays in the input.
     """
@@ -88,17 +76,16 @@ class ChatLog(ScrollView, can_focus=False):
 
     def __init__(
         self,
+        model: LogModel | None = None,
         *,
-        max_entries: int = MAX_ENTRIES,
         tz: tzinfo | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(id=id, classes=classes)
-        self.max_entries = max_entries
+        self._model = model if model is not None else LogModel()
+        self._model.view = self
         self.tz = tz
-        self._entries: list[LogEntry] = []  # sorted by order
-        self._ids: dict[int, LogEntry] = {}
         self._rows: deque[tuple[LogEntry, int]] = deque()  # (entry, row within it)
         self._width = 0
         self._look: Look | None = None
@@ -110,8 +97,9 @@ class ChatLog(ScrollView, can_focus=False):
     # -- reading ----------------------------------------------------------------------------
 
     @property
-    def entries(self) -> Sequence[LogEntry]:
-        return self._entries
+    def model(self) -> LogModel:
+        """The lines shown."""
+        return self._model
 
     @property
     def unread(self) -> int:
@@ -122,126 +110,51 @@ class ChatLog(ScrollView, can_focus=False):
         """Whether new lines scroll into view (the view is at the bottom)."""
         return self._follow
 
-    @property
-    def room_left(self) -> int:
-        """Entries that can still be added before the oldest are dropped."""
-        return max(0, self.max_entries - len(self._entries))
-
-    def find(self, message_id: int) -> LogEntry | None:
-        """The entry of message ``message_id``, if shown."""
-        return self._ids.get(message_id)
-
-    def newest_id(self) -> int:
-        """The highest message id shown (0: none)."""
-        return max(self._ids, default=0)
-
-    def oldest_id(self) -> int | None:
-        """The lowest message id shown."""
-        return next((entry.id for entry in self._entries if entry.id is not None), None)
-
     def lines_text(self) -> list[str]:
         """Every row as plain text (what a screen reader or a test sees)."""
-        for entry in self._entries:
+        for entry in self._model.entries:
             if entry.generation != self._generation:
                 self._draw(entry)
         return [entry.rows[row].text for entry, row in self._rows]
 
-    # -- writing ----------------------------------------------------------------------------
+    # -- writing: shorthands for a log used on its own (the benchmark) -----------------------
 
     def append(self, entry: LogEntry) -> None:
-        self.add((entry,))
+        self._model.add((entry,))
 
     def extend(self, entries: Iterable[LogEntry]) -> None:
-        self.add(entries)
+        self._model.add(entries)
 
-    def add(self, entries: Iterable[LogEntry]) -> list[LogEntry]:
-        """Put entries in their place by ``order``, with one layout update for the batch; an
-        entry whose message id is already shown is skipped. Returns the entries placed."""
-        batch = list(entries)
-        if len(batch) > self.max_entries:  # only the newest could survive: measure no more
-            batch = sorted(batch, key=_order)[-self.max_entries :]
-        if not batch:
-            return []
+    # -- what the model tells (LogView) -----------------------------------------------------
+
+    def entries_added(self, change: Added) -> None:
+        """Lay out the new entries (only them, when they all went at the bottom) keeping the
+        view where it was, and count those that are news if the reader is scrolled up."""
         anchor = self._anchor()
-        old_count = len(self._entries)
-        old_last = self._entries[-1].order if self._entries else (-1, 0)
-        old_newest = self.newest_id()
-        first_changed = old_count
-        placed: list[LogEntry] = []
-        for entry in batch:
-            if entry.id is not None:
-                if entry.id in self._ids:
-                    continue
-                self._ids[entry.id] = entry
-            if not self._entries or entry.order >= self._entries[-1].order:
-                self._entries.append(entry)
-            else:
-                index = bisect.bisect_right(self._entries, entry.order, key=_order)
-                self._entries.insert(index, entry)
-                first_changed = min(first_changed, index)
-            placed.append(entry)
-        if not placed:
-            return []
-        trimmed = self._trim()
-        removed = len(trimmed)
         if self._width:
-            if first_changed >= old_count and not (removed and first_changed < removed):
-                self._append_rows(first_changed - removed, removed, anchor is None)
+            if change.start is not None:
+                self._append_rows(change.start, change.trimmed, anchor is None)
             else:
                 self._relayout(anchor)
         if not self._follow:
-            fresh = [
-                entry
-                for entry in placed
-                if not entry.own
-                and (entry.order >= old_last or (entry.id or 0) > old_newest)
-                and entry.order[0] < PENDING
-            ]
-            self._set_unread(self._unread + len(fresh))
+            self._set_unread(self._unread + change.fresh)
         self.refresh()
-        gone = {id(entry) for entry in trimmed}
-        return [entry for entry in placed if id(entry) not in gone]
 
-    def discard(self, entries: Iterable[LogEntry]) -> None:
-        """Take entries out of the log (the view stays on what it showed)."""
-        gone = {id(entry) for entry in entries}
-        if not gone:
-            return
+    def entries_removed(self) -> None:
+        """Lay out again; the view stays on what it showed."""
         anchor = self._anchor()
-        kept = [entry for entry in self._entries if id(entry) not in gone]
-        if len(kept) == len(self._entries):
-            return
-        for entry in self._entries:
-            if id(entry) in gone and entry.id is not None:
-                self._ids.pop(entry.id, None)
-        self._entries = kept
         if self._width:
             self._relayout(anchor)
         self.refresh()
 
-    def reposition(self, entry: LogEntry) -> None:
-        """``entry``'s order or id changed (our line was acknowledged): move it if need be,
-        and draw it again."""
-        index = self._index_of(entry)
-        if index is None:
-            return
-        if entry.id is not None:
-            self._ids[entry.id] = entry
-        entries = self._entries
-        before_ok = index == 0 or entries[index - 1].order <= entry.order
-        after_ok = index == len(entries) - 1 or entry.order <= entries[index + 1].order
-        if before_ok and after_ok:
-            self.redraw(entry)
-            return
+    def entry_moved(self, entry: LogEntry) -> None:
         anchor = self._anchor()
-        del entries[index]
-        entries.insert(bisect.bisect_right(entries, entry.order, key=_order), entry)
         entry.generation = -1
         if self._width:
             self._relayout(anchor)
         self.refresh()
 
-    def redraw(self, entry: LogEntry) -> None:
+    def entry_changed(self, entry: LogEntry) -> None:
         """Draw ``entry`` again after it changed (our line was acknowledged, say)."""
         if not self._width:
             return
@@ -252,21 +165,14 @@ class ChatLog(ScrollView, can_focus=False):
             self._relayout(self._anchor())
         self.refresh()
 
-    def forget_ids(self) -> None:
-        """The server's ids started again (a restart without storage): the entries shown keep
-        their place but no longer stand for an id, so new messages are not taken for them."""
-        for entry in self._entries:
-            entry.id = None
-        self._ids.clear()
-
-    def clear(self) -> None:
-        self._entries.clear()
-        self._ids.clear()
+    def entries_cleared(self) -> None:
         self._rows.clear()
         self._resize_virtual()
         self._follow = True
         self._set_unread(0)
         self.refresh()
+
+    # -- the reader -------------------------------------------------------------------------
 
     def scroll_to_latest(self) -> None:
         self._move_to(self.max_scroll_y)
@@ -358,24 +264,6 @@ class ChatLog(ScrollView, can_focus=False):
     def _measure(self, entry: LogEntry) -> None:
         entry.height = entry_height(entry, self._width)
 
-    def _index_of(self, entry: LogEntry) -> int | None:
-        for index in range(len(self._entries) - 1, -1, -1):  # usually near the bottom
-            if self._entries[index] is entry:
-                return index
-        return None
-
-    def _trim(self) -> list[LogEntry]:
-        """Drop the oldest entries past the cap; return them."""
-        excess = len(self._entries) - self.max_entries
-        if excess <= 0:
-            return []
-        dropped = self._entries[:excess]
-        for entry in dropped:
-            if entry.id is not None:
-                self._ids.pop(entry.id, None)
-        del self._entries[:excess]
-        return dropped
-
     def _append_rows(self, start: int, removed: int, follow: bool) -> None:
         """The fast path: ``removed`` entries went from the top (their rows are the first
         ones) and the entries from ``start`` on are new at the bottom."""
@@ -385,7 +273,7 @@ class ChatLog(ScrollView, can_focus=False):
             removed_rows += 1
             if row == entry.height - 1:
                 removed -= 1
-        for entry in self._entries[start:]:
+        for entry in self._model.entries[start:]:
             self._measure(entry)
             self._rows.extend((entry, row) for row in range(entry.height))
         self._resize_virtual()
@@ -408,7 +296,7 @@ class ChatLog(ScrollView, can_focus=False):
         self._rows.clear()
         new_top = 0
         found = anchor is None
-        for entry in self._entries:
+        for entry in self._model.entries:
             if not found and anchor is not None:
                 if entry is anchor[0]:
                     new_top, found = len(self._rows) + anchor[1], True
@@ -437,12 +325,3 @@ class ChatLog(ScrollView, can_focus=False):
         if count != self._unread:
             self._unread = count
             self.post_message(self.UnreadChanged(self, count))
-
-    def visible_entries(self) -> list[LogEntry]:
-        """The entries with a row on screen, top to bottom."""
-        start = self.scroll_offset.y
-        seen: list[LogEntry] = []
-        for entry, _ in islice(self._rows, start, start + self.size.height):
-            if not seen or seen[-1] is not entry:
-                seen.append(entry)
-        return seen

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ..lines import DARK_PALETTE, LIGHT_PALETTE, nick_color
+from ..drawing import DARK_PALETTE, LIGHT_PALETTE, nick_color
 
 
 @dataclass(frozen=True, slots=True)

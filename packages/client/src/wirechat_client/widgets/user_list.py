@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from wirechat_common import name_key, sanitize_text
 
-from ..lines import DARK_PALETTE, LIGHT_PALETTE, nick_color
+from ..drawing import DARK_PALETTE, LIGHT_PALETTE, nick_color
 
 
 class UserList(OptionList):

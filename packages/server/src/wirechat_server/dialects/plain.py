@@ -15,6 +15,7 @@ from typing import Final
 
 from wirechat_common import (
     DEFAULT_ROOM,
+    LAB_LEAVE_WORDING,
     AnyMessage,
     Bye,
     Error,
@@ -37,24 +38,11 @@ from wirechat_common import (
     Who,
     check_name,
     check_text,
+    people_here,
     sanitize_text,
 )
 
 from ..config import ServerConfig
-
-#: How many names the welcome line lists before it says "and N more".
-WELCOME_NAMES_SHOWN: Final = 20
-
-_LEFT_HOW: Final[dict[str, str]] = {
-    LeaveReason.QUIT: "left the conversation",
-    LeaveReason.DROPPED: "left the conversation unexpectedly",
-    LeaveReason.TIMEOUT: "left the conversation (timed out)",
-    LeaveReason.TOO_SLOW: "left the conversation (too slow to keep up)",
-    LeaveReason.FLOOD: "left the conversation (flooding)",
-    LeaveReason.KICKED: "left the conversation (kicked)",
-    LeaveReason.SHUTDOWN: "left the conversation (server shutting down)",
-    LeaveReason.PART: "left the conversation",
-}
 
 #: Commands a plain-text user can type, for the help line.
 COMMANDS: Final = "/who, /rooms, /msg NAME TEXT, /me TEXT, /quit"
@@ -66,15 +54,6 @@ def _message_line(message: Message) -> str:
     if message.action:
         return f"* {message.sender} {message.text}\n"
     return f"{message.sender}: {message.text}\n"
-
-
-def _names(users: list[str], total: int = 0) -> str:
-    """The first names of ``users`` and how many more there are (of ``total``, if known)."""
-    total = max(total, len(users))
-    shown = ", ".join(users[:WELCOME_NAMES_SHOWN])
-    if total > min(len(users), WELCOME_NAMES_SHOWN):
-        shown += f" and {total - min(len(users), WELCOME_NAMES_SHOWN)} more"
-    return shown
 
 
 class PlainWire:
@@ -91,11 +70,10 @@ class PlainWire:
             case Joined(name=name):
                 line = f"{name} joined the conversation\n"
             case Left(name=name, reason=reason):
-                how = _LEFT_HOW.get(reason, f"left the conversation ({reason})")
-                line = f"{name} {how}\n"
+                line = f"{name} {LAB_LEAVE_WORDING.phrase(reason)}\n"
             case Welcome(name=name, users=users, online=online):
                 total = max(online, len(users))
-                people = "nobody else" if total <= 1 else f"{total} here: {_names(users, total)}"
+                people = "nobody else" if total <= 1 else people_here(users, online)
                 line = (
                     f"Welcome to the chat, {name}! {people}. "
                     "Type a line to say it to everyone; enter 'bye' anytime to exit "
@@ -109,7 +87,7 @@ class PlainWire:
                 listed = ", ".join(f"{room.room} ({room.users})" for room in rooms)
                 line = f"{len(rooms)} rooms: {listed}\n"
             case Users(users=users):
-                line = f"{len(users)} here: {_names(users)}\n"
+                line = f"{people_here(users)}\n"
             case Error(code=ErrorCode.NAME_TAKEN):
                 line = "Username already taken!\n"
             case Error(code=code, detail=detail):

@@ -1,0 +1,182 @@
+"""How a chat log line is drawn into terminal rows, and the colours of nicks.
+
+Lines are drawn as Rich :class:`~rich.text.Text` built from plain strings, never from markup, so
+``[bold]`` or ``[link=...]`` typed by someone shows exactly as typed.
+
+A line is laid out WeeChat-style: the time, the nick right-aligned in a fixed column, a bar, and
+the text wrapped beside the bar so that wrapped rows keep the column clean::
+
+    12:04        alice │ hello there, this is a long line that wraps
+                       │ onto the next row
+    12:05          --> │ bob joined
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from datetime import tzinfo
+from typing import Final
+
+from rich._wrap import divide_line  # Text.wrap's line breaking, to count rows without drawing
+from rich.cells import cell_len
+from rich.console import Console
+from rich.style import Style
+from rich.text import Text
+from textual.strip import Strip
+
+from wirechat_common import name_key
+
+from .lines import LineKind, LogEntry, failure_note, format_time
+
+#: Nick colours, picked by a hash of the nick so a nick keeps its colour across sessions and
+#: clients. One palette per background: bright on dark themes, deep on light ones, all legible.
+DARK_PALETTE: Final = (
+    "#e06c75", "#98c379", "#e5c07b", "#61afef", "#c678dd", "#56b6c2",
+    "#d19a66", "#ff79c6", "#8be9fd", "#50fa7b", "#bd93f9", "#f1fa8c",
+)  # fmt: skip
+LIGHT_PALETTE: Final = (
+    "#b0303c", "#2e7d32", "#8a6d00", "#1f5fa8", "#7b3fa0", "#00796b",
+    "#a04a00", "#ad1457", "#00699b", "#1b7a3e", "#5b3fb5", "#6d6300",
+)  # fmt: skip
+
+_BAR: Final = " │ "
+
+_WIDE_NICK: Final = 12  # cells for the nick column, as WeeChat's usual prefix_align_max
+_NARROW_NICK: Final = 8
+# Log widths under _NARROW_BELOW get the narrow nick column (80 columns with the user list
+# leave the log 59: still wide), and under _NO_TIME_BELOW no time column at all.
+_NARROW_BELOW: Final = 56
+_NO_TIME_BELOW: Final = 36
+
+
+_MARKERS: Final = {
+    LineKind.JOIN: "-->",
+    LineKind.LEAVE: "<--",
+    LineKind.INFO: "--",
+    LineKind.ERROR: "!!",
+    LineKind.ACTION: "*",
+    LineKind.GAP: "~~",
+}
+
+
+def nick_color(nick: str, palette: tuple[str, ...]) -> str:
+    """The stable colour of ``nick`` in ``palette`` (crc32: the same in every process)."""
+    return palette[zlib.crc32(name_key(nick).encode()) % len(palette)]
+
+
+@dataclass(frozen=True, slots=True)
+class Look:
+    """Everything drawing needs besides the line: styles from the stylesheet, the palette of
+    the current theme, and the time zone for timestamps (fixed in tests)."""
+
+    console: Console
+    base: Style
+    time: Style
+    bar: Style
+    system: Style
+    join: Style
+    leave: Style
+    error: Style
+    own: Style
+    mention: Style
+    pending: Style
+    palette: tuple[str, ...] = DARK_PALETTE
+    tz: tzinfo | None = None
+
+
+def _prefix(entry: LogEntry, look: Look, nick_width: int, with_time: bool) -> Text:
+    prefix = Text(end="")
+    if with_time:
+        if entry.ts is None and not entry.own:
+            prefix.append("     ")  # a line about the log itself: no time
+        elif entry.ts is None:
+            prefix.append("--:--" if entry.failed else "··:··", look.pending)
+        else:
+            prefix.append(format_time(entry.ts, look.tz), look.time)
+        prefix.append(" ")
+    marker = _MARKERS.get(entry.kind)
+    if marker is not None:
+        style = {
+            LineKind.JOIN: look.join,
+            LineKind.LEAVE: look.leave,
+            LineKind.ERROR: look.error,
+            LineKind.GAP: look.leave,
+        }
+        label, label_style = marker, style.get(entry.kind, look.system)
+    else:
+        label = entry.nick if len(entry.nick) <= nick_width else entry.nick[: nick_width - 1] + "…"
+        label_style = Style(color=nick_color(entry.nick, look.palette), bold=entry.own)
+    prefix.append(label.rjust(nick_width), label_style)
+    prefix.append(_BAR, look.bar)
+    return prefix
+
+
+def _body(entry: LogEntry, look: Look) -> Text:
+    kind = entry.kind
+    body = Text(end="")
+    if kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
+        body.append(entry.nick, Style(color=nick_color(entry.nick, look.palette), bold=True))
+        body.append(" ")
+    text_style = {
+        LineKind.ERROR: look.error,
+        LineKind.INFO: look.system,
+        LineKind.GAP: look.leave,
+    }.get(kind)
+    if kind in (LineKind.JOIN, LineKind.LEAVE):
+        text_style = look.system
+    body.append(entry.text, text_style)
+    if entry.failed:
+        body.append(failure_note(entry), look.error if entry.failure else look.pending)
+    return body
+
+
+def _columns(width: int) -> tuple[bool, int, int]:
+    """(whether the time shows, the nick column's width, the text column's width)."""
+    with_time = width >= _NO_TIME_BELOW
+    nick_width = _WIDE_NICK if width >= _NARROW_BELOW else _NARROW_NICK
+    prefix_width = (6 if with_time else 0) + nick_width + len(_BAR)
+    return with_time, nick_width, max(8, width - prefix_width)
+
+
+def _body_plain(entry: LogEntry) -> str:
+    """The text :func:`_body` draws, without styles."""
+    text = entry.text
+    if entry.kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
+        text = f"{entry.nick} {text}"
+    return text + failure_note(entry)
+
+
+def entry_height(entry: LogEntry, width: int) -> int:
+    """How many rows :func:`render_entry` draws for ``entry`` at ``width``, without drawing it.
+
+    Measuring is several times cheaper than drawing, so a burst or a resize only measures, and
+    lines are drawn when they scroll into view. The count is Rich's own line breaking (the same
+    function ``Text.wrap`` uses); a test holds the two together.
+    """
+    plain = _body_plain(entry)
+    text_width = _columns(width)[2]
+    if cell_len(plain) <= text_width:
+        return 1  # most chat lines: no need to look for break points
+    return len(divide_line(plain, text_width, fold=True)) + 1
+
+
+def render_entry(entry: LogEntry, width: int, look: Look) -> list[Strip]:
+    """Draw ``entry`` as rows exactly ``width`` cells wide (at least one row)."""
+    with_time, nick_width, text_width = _columns(width)
+    prefix = _prefix(entry, look, nick_width, with_time)
+    indent = Text(" " * (prefix.cell_len - len(_BAR)) + _BAR, look.bar, end="")
+    row_style = look.base
+    if entry.mention:
+        row_style += look.mention
+    elif entry.own:
+        row_style += look.own
+    # "fold" breaks words longer than the column (a URL) instead of letting them overflow.
+    wrapped = _body(entry, look).wrap(look.console, text_width, overflow="fold")
+    rows: list[Strip] = []
+    for index, line in enumerate(wrapped or [Text(end="")]):
+        line.end = ""
+        row = Text.assemble(prefix if index == 0 else indent, line, end="")
+        strip = Strip(row.render(look.console)).adjust_cell_length(width, row_style)
+        rows.append(strip.apply_style(row_style).crop(0, width))
+    return rows
