@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,19 @@ def test_protocol_documents_every_leave_reason(reason: str) -> None:
 def test_readme_names_the_two_newcomer_commands() -> None:
     assert "uv run chat-server" in README
     assert "uv run pytest" in README
+
+
+def test_every_file_the_architecture_page_names_exists() -> None:
+    """docs/architecture.md is how a newcomer finds their way: its paths must be real."""
+    page = (ROOT / "docs" / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`((?:[\w.]+/)*[\w*]+\.(?:py|md)|[\w]+/)`", page))
+    assert len(named) > 20, named  # the page does name the files; the pattern is not blind
+    bases = (ROOT / "packages" / "server" / "src", ROOT / "docs", ROOT / "tests")
+    missing = sorted(
+        name
+        for name in named
+        if "NAME" not in name  # "dialects/NAME.py": the file one would add
+        and not list(ROOT.glob(name))
+        and not any(list(base.glob(f"**/{name}")) for base in bases)
+    )
+    assert missing == []

@@ -161,8 +161,6 @@ def test_main_screen_rooms(snap_compare: SnapCompare) -> None:
         )
         await until(pilot, lambda: [i.unread for i in chat.room_list.items] == [0, 2, 1])
         # The topic line comes last: on a busy machine it may still be on its way.
-        await until(
-            pilot, lambda: any("set the topic" in e.text for e in chat.current.log.entries)
-        )
+        await until(pilot, lambda: any("set the topic" in e.text for e in chat.current.log.entries))
 
     assert snap_compare(chat_app(script), terminal_size=(80, 24), run_before=busy)
