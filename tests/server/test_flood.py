@@ -34,7 +34,6 @@ async def test_burst_past_msg_burst_is_delayed_not_dropped() -> None:
         assert [a.id for a in acks] == [m.id for m in relayed]
         # 10 at once, then 5 more at 20 per second: about a quarter of a second, not instant.
         assert elapsed >= 0.2, f"15 requests served in {elapsed:.3f} s: no rate limit"
-        assert elapsed < 2.0
         for n in range(15):
             assert await plain.expect_line(lambda line: line.startswith("sender:")) == (
                 f"sender: m{n}"
@@ -60,7 +59,7 @@ async def test_backlog_past_flood_backlog_is_cut_as_flood() -> None:
         # stored and relayed all the same, so none of the accepted messages is lost.
         assert not [m for m in seen if isinstance(m, Ack)]
 
-        # The others heard why, and got what was accepted before the cut, in order.
+        # The others got what was accepted before the cut, in order, and then heard why.
         await sender.close()
         probe = await NativeClient.connect(server, "probe")
         await probe.send(Say(text="end", client_id="end"))
@@ -73,6 +72,7 @@ async def test_backlog_past_flood_backlog_is_cut_as_flood() -> None:
         assert 1 <= len(relayed) < 200
         assert [m.text for m in relayed] == [f"m{n}" for n in range(len(relayed))]
         assert [m.id for m in relayed] == sorted(m.id for m in relayed)
+        assert events.index(left) > events.index(relayed[-1])  # its last words, then its leave
         assert server.core.users() == ["observer", "probe"]
         await probe.close()
         await observer.close()

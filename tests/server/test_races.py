@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from tests.helpers import WAIT
-from tests.server.room_helpers import Chat, ids, of_type, serving, texts_of
-from wirechat_common import Ack, History, Left, Message, Part, RoomInfo, Say
+from tests.helpers import WAIT, eventually
+from tests.server.room_helpers import Chat, ids, of_type, of_types, serving, texts_of
+from wirechat_common import Ack, History, Joined, LeaveReason, Left, Message, Part, RoomInfo, Say
 from wirechat_server.config import DATABASE_NAME
 
 
@@ -52,10 +52,16 @@ async def test_a_name_taken_over_while_a_dm_is_stored_gets_nothing_of_it() -> No
             await alice.send(Say(text="secret", to="bob", client_id="s1"))
             await gate.committing()
             alice.abort()
+            # The name is free at once; alice's rooms hear her leave only once her message is
+            # stored, or as soon as someone else takes her name, as mallory does here.
+            await eventually(lambda: not server.core.is_taken("alice"))
+            mallory = await Chat.hello(server, "alice")  # a new session
             left = await bob.answer(Left)
             assert isinstance(left, Left)
-            assert left.name == "alice"
-            mallory = await Chat.hello(server, "alice")  # the name is free: a new session
+            assert (left.name, left.reason) == ("alice", LeaveReason.DROPPED)
+            joined = await bob.answer(Joined)
+            assert isinstance(joined, Joined)
+            assert joined.name == "alice"
             gate.open()
             message = await bob.answer(Message)
             assert isinstance(message, Message)
@@ -64,6 +70,36 @@ async def test_a_name_taken_over_while_a_dm_is_stored_gets_nothing_of_it() -> No
             assert (await mallory.page("@bob")).messages == []
             assert (await mallory.page("@")).messages == []
             await mallory.close()
+            await bob.close()
+
+
+async def test_last_words_come_before_the_leave_and_a_quick_return_is_no_leave_at_all() -> None:
+    """A user who drops while its line is being stored is heard leaving after that line; one
+    who comes back with its session before then never seemed to leave."""
+    with opened_on_exit(Gate()) as gate:
+        async with serving(store_hook=gate.hook) as server:
+            bob = await Chat.hello(server, "bob")
+            alice = await Chat.hello(server, "alice")
+            carol = await Chat.hello(server, "carol")
+            await bob.drain()
+            await alice.send(Say(text="last words", client_id="w1"))
+            await carol.send(Say(text="carol's words", client_id="c1"))
+            await gate.committing()
+            session = alice.session
+            alice.abort()
+            carol.abort()
+            await eventually(lambda: server.core.users() == ["bob"])
+            back = await Chat.hello(server, "alice", session=session)
+            gate.open()
+            # carol's line, then carol's leave; alice's line, and nothing of her going.
+            await bob.say("end")  # stored after theirs: once it is acked, theirs were relayed
+            seen = of_types(await bob.drain(), Message, Left, Joined)
+            assert [
+                (type(event).__name__, getattr(event, "name", getattr(event, "sender", "")))
+                for event in seen
+            ] == [("Message", "alice"), ("Message", "carol"), ("Left", "carol")]
+            assert server.core.users() == ["alice", "bob"]
+            await back.close()
             await bob.close()
 
 

@@ -88,6 +88,10 @@ class ChatCore:
             persist=self._save_session if log is not None else None,
         )
         self.rooms = Rooms(self.bus, settings, clock)
+        #: By name key: connections that left while a message of theirs was still being
+        #: stored, whose rooms have not yet heard them leave (see leave), each with its user
+        #: and what makes it leave its rooms.
+        self._departing: dict[str, dict[Client, tuple[User, Callable[[], None]]]] = {}
         self.relay = Relay(
             bus=self.bus,
             log=log,
@@ -170,6 +174,9 @@ class ChatCore:
                 f"{len(wanted)} rooms asked for; at most {settings.max_rooms_per_user} at once",
             )
         user, token = self.identities.claim(name, session, self.relay.next_possible_id())
+        for earlier, exit_rooms in list(self._departing.get(user.key, {}).values()):
+            if earlier is not user:
+                exit_rooms()  # another user takes the name: the earlier holder is gone now
         client.user = user
         client.name = user.name
         self.presence.attach(user, client)
@@ -242,9 +249,26 @@ class ChatCore:
                 client.deliver(stream)
         else:
             self.bus.drain(client)
-        for room in self.rooms.of(client):
-            self.rooms.exit(client, room, reason if announce else None)
         client.user = None
+        rooms = self.rooms
+        departing = self._departing
+
+        def exit_rooms() -> None:
+            for room in rooms.of(client):
+                rooms.exit(client, room, reason if announce else None, user)
+            waiting = departing.get(user.key)
+            if waiting is not None and client in waiting:
+                del waiting[client]
+                if not waiting:
+                    del departing[user.key]
+
+        # Its rooms hear it leave once what it said is relayed: its last lines come first. The
+        # name is free at once. The user coming back meanwhile is one more of its connections
+        # in those rooms, so nobody hears it leave and return; someone else taking the name
+        # makes it leave at once (see register).
+        if not self.relay.settled(client):
+            departing.setdefault(user.key, {})[client] = (user, exit_rooms)
+        self.relay.when_settled(client, exit_rooms)
         if self.presence.detach(user, client):
             self.identities.release(user)
 

@@ -47,6 +47,32 @@ class Relay:
         #: The highest message id handed to the bus: history pages stop there, so that nothing
         #: reaches a client both live and in a page (see :mod:`.history`).
         self.delivered_id = 0
+        # Clients with messages submitted but not yet relayed, and how many; and what waits for
+        # each of them to have none (see when_settled).
+        self._unsettled: dict[Client, int] = {}
+        self._when_settled: dict[Client, list[Callable[[], None]]] = {}
+
+    def settled(self, client: Client) -> bool:
+        """Whether every message ``client`` has said so far is relayed (or refused)."""
+        return client not in self._unsettled
+
+    def when_settled(self, client: Client, callback: Callable[[], None]) -> None:
+        """Call ``callback`` once every message ``client`` has said so far is relayed (or
+        refused): at once if none waits. A leave waits so, so that the others hear a user's
+        last lines before they hear it leave."""
+        if client in self._unsettled:
+            self._when_settled.setdefault(client, []).append(callback)
+        else:
+            callback()
+
+    def _settle(self, client: Client) -> None:
+        left = self._unsettled[client] - 1
+        if left:
+            self._unsettled[client] = left
+            return
+        del self._unsettled[client]
+        for callback in self._when_settled.pop(client, ()):
+            callback()
 
     def next_possible_id(self) -> int:
         """An upper bound on the ids of messages already submitted: a session that starts now
@@ -138,6 +164,7 @@ class Relay:
                 "the message could not be stored",
                 client_id=client_id,
             ) from None
+        self._unsettled[client] = self._unsettled.get(client, 0) + 1
         outcome.add_done_callback(functools.partial(self._stored, client, user, target, client_id))
 
     def _stored(
@@ -164,8 +191,10 @@ class Relay:
                         client_id=client_id,
                     ),
                 )
-            return
-        self._relay(client, sender, target, result)
+        else:
+            self._relay(client, sender, target, result)
+        finally:
+            self._settle(client)
 
     def _relay(
         self, client: Client, sender: User, target: ChatRoom | User, result: AppendResult

@@ -26,6 +26,7 @@ from wirechat_common import (
 
 from ..bus import Bus
 from ..fanout import Group
+from ..identity import User
 from .client import Client
 from .settings import ChatSettings
 
@@ -116,11 +117,9 @@ class Rooms:
             )
         return room
 
-    def exit(self, client: Client, room: ChatRoom, reason: LeaveReason | None) -> None:
-        """Take ``client`` out of ``room``; if its user has no other connection there, the
-        room hears why (unless ``reason`` is ``None``). An empty room is forgotten."""
-        user = client.user
-        assert user is not None
+    def exit(self, client: Client, room: ChatRoom, reason: LeaveReason | None, user: User) -> None:
+        """Take ``user``'s ``client`` out of ``room``; if the user has no other connection
+        there, the room hears why (unless ``reason`` is ``None``). An empty room is forgotten."""
         room.group.discard(client)
         count = room.user_connections.get(user.key, 0) - 1
         if count > 0:
@@ -143,7 +142,7 @@ class Rooms:
             client,
             Left(name=client.user.name, reason=LeaveReason.PART, ts=self._clock(), room=room.name),
         )
-        self.exit(client, room, LeaveReason.PART)
+        self.exit(client, room, LeaveReason.PART, client.user)
 
     def list_rooms(self, client: Client) -> None:
         """Answer ``rooms``: every room with members (and the lobby), sorted by name."""
