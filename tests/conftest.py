@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.helpers import running_server
+from tests.support.net import running_server
 from wirechat_server.connection import Connection
 from wirechat_server.server import ChatServer
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from tests.client.support import app_for, chat_of, in_chat, log_shows, log_text, submit, until
-from tests.helpers import NativeClient, PlainClient, running_server
+from tests.support.app import app_for, chat_of, in_chat, log_shows, log_text, submit, until
+from tests.support.net import NativeClient, PlainClient, running_server
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
 from wirechat_client.events import LinkState

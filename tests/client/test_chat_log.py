@@ -8,7 +8,7 @@ import pytest
 from rich.cells import cell_len
 from textual.app import App, ComposeResult
 
-from tests.client.support import FIXED_MS, until
+from tests.support.app import FIXED_MS, until
 from wirechat_client.drawing import Look, entry_height, nick_color, render_entry
 from wirechat_client.lines import PENDING, LineKind, LogEntry, make_entry, mentions
 from wirechat_client.log_model import LogModel

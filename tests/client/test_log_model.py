@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from tests.client.support import FIXED_MS
+from tests.support.app import FIXED_MS
 from wirechat_client.conversation import Conversation, Kind, message_entry
 from wirechat_client.lines import PENDING, LineKind, LogEntry, make_entry
 from wirechat_client.log_model import Added, LogModel

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import pytest
 
-from tests.client.support import FAST
-from tests.helpers import WAIT, NativeClient, eventually, running_server
+from tests.support.app import FAST
+from tests.support.net import WAIT, NativeClient, eventually, running_server
 from wirechat_client.address import Address
 from wirechat_client.events import (
     Connecting,

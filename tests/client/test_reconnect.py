@@ -9,7 +9,7 @@ import threading
 import time
 from pathlib import Path
 
-from tests.client.support import (
+from tests.support.app import (
     GatedConnection,
     app_for,
     chat_of,
@@ -23,7 +23,7 @@ from tests.client.support import (
     submit,
     until,
 )
-from tests.helpers import NativeClient, running_server
+from tests.support.net import NativeClient, running_server
 from wirechat_client.app import WirechatApp
 from wirechat_client.events import LinkState
 from wirechat_common import Ack, Hello, Join, Message, RoomInfo, Say, Welcome

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from tests.client.support import (
+from tests.support.app import (
     GatedConnection,
     ScriptedConnection,
     app_for,
@@ -25,7 +25,7 @@ from tests.client.support import (
     until,
     welcome_script,
 )
-from tests.helpers import NativeClient, running_server
+from tests.support.net import NativeClient, running_server
 from wirechat_client.address import Address
 from wirechat_client.events import HistoryPage
 from wirechat_client.net import ChatConnection

@@ -7,8 +7,8 @@ import re
 
 from rich.segment import Segment
 
-from tests.client.support import app_for, chat_of, hostile_server, in_chat, log_shows, log_text
-from tests.helpers import NativeClient
+from tests.support.app import app_for, chat_of, hostile_server, in_chat, log_shows, log_text
+from tests.support.net import NativeClient
 from wirechat_client.app import WirechatApp
 from wirechat_common import (
     AnyMessage,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from textual.widget import Widget
 
-from tests.client.support import (
+from tests.support.app import (
     FIXED_MS,
     ScriptedConnection,
     app_for,

@@ -12,7 +12,7 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from tests.client.support import (
+from tests.support.app import (
     FIXED_MS,
     ScriptedConnection,
     app_for,

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from tests.support.cases import CODEC_CODES
 from wirechat_common import (
     MAX_NAME_LENGTH,
     MAX_TEXT_BYTES,
@@ -183,19 +184,6 @@ both_ways: st.SearchStrategy[AnyMessage] = st.one_of(
 client_messages = client_only | both_ways
 server_messages = server_only | both_ways
 messages = client_only | server_only | both_ways
-
-CODEC_CODES = {
-    ErrorCode.FRAME_TOO_LARGE,
-    ErrorCode.BAD_UTF8,
-    ErrorCode.BAD_JSON,
-    ErrorCode.UNKNOWN_TYPE,
-    ErrorCode.INVALID_FIELD,
-    ErrorCode.INVALID_NAME,
-    ErrorCode.INVALID_TEXT,
-    ErrorCode.TEXT_TOO_LONG,
-    ErrorCode.INVALID_ROOM,
-    ErrorCode.BAD_REQUEST,
-}
 
 
 def test_forbidden_chars_match_the_regex() -> None:

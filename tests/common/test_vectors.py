@@ -14,6 +14,7 @@ from typing import Any, get_args
 import msgspec
 import pytest
 
+from tests.support.cases import CODEC_CODES
 from wirechat_common import (
     MAX_FRAME_BYTES,
     MAX_NAME_LENGTH,
@@ -39,21 +40,6 @@ INVALID: list[dict[str, Any]] = VECTORS["invalid"]
 
 CLIENT_TYPES = frozenset(cls.__struct_config__.tag for cls in get_args(ClientMessage))
 SERVER_TYPES = frozenset(cls.__struct_config__.tag for cls in get_args(ServerMessage))
-# The codes the codec itself raises; the others are session rules enforced by servers.
-CODEC_CODES = frozenset(
-    {
-        ErrorCode.FRAME_TOO_LARGE,
-        ErrorCode.BAD_UTF8,
-        ErrorCode.BAD_JSON,
-        ErrorCode.UNKNOWN_TYPE,
-        ErrorCode.INVALID_FIELD,
-        ErrorCode.INVALID_NAME,
-        ErrorCode.INVALID_TEXT,
-        ErrorCode.TEXT_TOO_LONG,
-        ErrorCode.INVALID_ROOM,
-        ErrorCode.BAD_REQUEST,
-    }
-)
 
 
 def frame_bytes(vector: dict[str, Any]) -> bytes:

@@ -23,9 +23,9 @@ from typing import Final
 
 import pytest
 
-from tests.e2e.process import server_process
-from tests.helpers import WAIT
-from tests.server.room_helpers import Chat, ids, strictly_increasing
+from tests.support.net import WAIT
+from tests.support.process import server_process
+from tests.support.rooms import Chat, ids, strictly_increasing
 from wirechat_common import Ack, Bye, LeaveReason, Message, Say
 from wirechat_common.messages import AnyMessage
 from wirechat_server.config import DATABASE_NAME

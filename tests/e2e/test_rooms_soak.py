@@ -16,8 +16,8 @@ import time
 
 import psutil
 
-from tests.e2e.process import server_process
-from tests.helpers import NativeClient
+from tests.support.net import NativeClient
+from tests.support.process import server_process
 from wirechat_common import (
     AnyMessage,
     Bye,

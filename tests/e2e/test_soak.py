@@ -17,8 +17,8 @@ import time
 
 import psutil
 
-from tests.e2e.process import server_process
-from tests.helpers import NativeClient, PlainClient, eventually
+from tests.support.net import NativeClient, PlainClient, eventually
+from tests.support.process import server_process
 from wirechat_common import Ack, Message, Ping, Pong, Say
 
 SOAK_SECONDS = 6.0

@@ -18,8 +18,7 @@ from typing import Final
 import psutil
 import pytest
 
-from tests.e2e.process import COMMAND, START_TIMEOUT, child_env, server_process
-from tests.helpers import (
+from tests.support.net import (
     WAIT,
     Listener,
     NativeClient,
@@ -28,6 +27,7 @@ from tests.helpers import (
     push_until_closed,
     run_lab_transcript,
 )
+from tests.support.process import COMMAND, START_TIMEOUT, child_env, server_process
 from wirechat_common import Ack, Bye, Error, ErrorCode, Joined, LeaveReason, Left, Say
 from wirechat_server.config import ServerConfig, env_name, flag_name
 

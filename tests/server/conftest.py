@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import uvloop
 
-from tests.server.disks import small_tmpfs
+from tests.support.disks import small_tmpfs
 
 
 def pytest_asyncio_loop_factories(

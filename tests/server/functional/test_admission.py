@@ -1,0 +1,109 @@
+"""Admission: the global cap and the per-address caps (catalogue C4, D3, D4)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from tests.support.net import WAIT, NativeClient, eventually, running_server
+from wirechat_server.server import ChatServer
+
+
+async def _raw(server: ChatServer, local: str) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    host, port = server.address
+    return await asyncio.open_connection(host, port, local_addr=(local, 0))
+
+
+async def _refusal(reader: asyncio.StreamReader) -> bytes:
+    async with asyncio.timeout(WAIT):
+        line = await reader.readline()
+        assert await reader.read() == b""  # and then the door
+    return line
+
+
+async def test_per_address_cap_refuses_extras_but_not_other_addresses() -> None:
+    async with running_server(max_connections_per_ip=3) as server:
+        held = [
+            await NativeClient.connect(server, f"u{i}", local_addr="127.0.0.5") for i in range(3)
+        ]
+        reader, writer = await _raw(server, "127.0.0.5")
+        line = await _refusal(reader)
+        assert line.endswith(b"(too_many_connections)\n")
+        writer.close()
+        # connect() waits for the welcome: another address is let in.
+        other = await NativeClient.connect(server, "elsewhere", local_addr="127.0.0.6")
+        # Closing one frees its slot for the same address.
+        await held[0].close()
+        await eventually(lambda: len(server.connections) == 3)
+        again = await NativeClient.connect(server, "back", local_addr="127.0.0.5")
+        for client in [*held[1:], other, again]:
+            await client.close()
+
+
+async def test_connect_rate_per_address_counts_closed_connections_too() -> None:
+    async with running_server(connect_rate_per_ip=3) as server:
+        for index in range(3):
+            client = await NativeClient.connect(server, f"r{index}", local_addr="127.0.0.7")
+            await client.close()
+        reader, writer = await _raw(server, "127.0.0.7")
+        assert b"connecting too often" in await _refusal(reader)
+        writer.close()
+        fresh = await NativeClient.connect(server, "fresh", local_addr="127.0.0.8")
+        assert fresh.welcome is not None
+        await fresh.close()
+
+
+async def test_loopback_is_exempt_from_the_per_address_caps() -> None:
+    async with running_server(max_connections_per_ip=2, connect_rate_per_ip=2) as server:
+        clients = [await NativeClient.connect(server, f"l{i}") for i in range(5)]
+        assert all(client.welcome is not None for client in clients)
+        for client in clients:
+            await client.close()
+
+
+async def test_slowloris_is_capped_per_address_and_timed_out() -> None:
+    # C4: '{' then a byte now and then, from one address; the cap refuses extras, the
+    # registration timeout closes the rest, and another address is served at once.
+    async with running_server(max_connections_per_ip=4, register_timeout=0.5) as server:
+        streams = [await _raw(server, "127.0.0.9") for _ in range(6)]
+        for _, writer in streams:
+            writer.write(b"{")
+        refused = closed = 0
+        async with asyncio.timeout(WAIT):
+            for reader, writer in streams:
+                data = await reader.read()
+                if b"too_many_connections" in data:
+                    refused += 1
+                else:
+                    assert b"register_timeout" in data
+                    closed += 1
+                writer.close()
+        assert (refused, closed) == (2, 4)
+        visitor = await NativeClient.connect(server, "visitor", local_addr="127.0.0.10")
+        assert visitor.welcome is not None
+        await visitor.close()
+
+
+async def test_server_full_refuses_with_a_line_then_admits_after_a_leave() -> None:
+    async with running_server(max_connections=2) as server:
+        first = await NativeClient.connect(server, "first")
+        second = await NativeClient.connect(server, "second")
+        reader, writer = await _raw(server, "127.0.0.1")
+        assert (await _refusal(reader)).endswith(b"(server_full)\n")
+        writer.close()
+        await first.close()
+        await eventually(lambda: len(server.connections) == 1)
+        third = await NativeClient.connect(server, "third")
+        assert third.welcome is not None
+        await second.close()
+        await third.close()
+
+
+async def test_forgotten_addresses_do_not_accumulate() -> None:
+    async with running_server(connect_rate_per_ip=6000, register_timeout=0.2) as server:
+        for index in range(5):
+            client = await NativeClient.connect(
+                server, f"a{index}", local_addr=f"127.0.1.{index + 1}"
+            )
+            await client.close()
+        await eventually(lambda: server.admission.tracked_addresses() == 0)
+        assert server.admission.total == 0
