@@ -248,8 +248,9 @@ def _check_say(message: Any, max_text_bytes: int) -> None:
         if message.to is not None:
             check_name(message.to)
     except ProtocolError as error:
-        error.client_id = message.client_id
-        raise
+        raise ProtocolError(
+            error.code, error.detail, fatal=error.fatal, client_id=message.client_id
+        ) from None
 
 
 def _check_hello(message: Any, max_text_bytes: int) -> None:

@@ -76,7 +76,7 @@ class Clock(Protocol):
 
 
 class Host(Protocol):
-    """What a connection needs of the server that accepted it."""
+    """What a connection needs of the listener that accepted it, and of its server."""
 
     @property
     def config(self) -> ServerConfig: ...
@@ -84,6 +84,10 @@ class Host(Protocol):
     def core(self) -> ChatCore: ...
     @property
     def loop(self) -> Clock: ...
+    @property
+    def served(self) -> frozenset[str] | None:
+        """The dialects this listener serves (``None``: every one)."""
+        ...
 
     def admit(self, connection: Connection, address: str) -> Refusal | None:
         """Take ``connection`` into the registry, or say why not."""
@@ -101,7 +105,6 @@ class Connection:
 
     __slots__ = (
         "_allowance",
-        "_first",
         "_held",
         "_limit",
         "_output_seen",
@@ -126,17 +129,14 @@ class Connection:
         "port",
         "registered",
         "rooms",
-        "served",
         "transport",
         "user",
         "wire",
     )
 
-    def __init__(self, host: Host, served: frozenset[str] | None = None) -> None:
-        """A connection accepted by ``host``'s listener that serves the dialects ``served``
-        (``None``: every dialect)."""
+    def __init__(self, host: Host) -> None:
+        """A connection accepted by ``host``, the listener that took it."""
         self.host = host
-        self.served = served
         self.config = host.config  # a slot, not a property: the hot path of fan-out reads it
         self.core: ChatCore = host.core
         self.transport: Transport | None = None
@@ -151,7 +151,6 @@ class Connection:
         self.fanout_state: Special | None = None
         self.rooms: list[Group] = []
         self.user: User | None = None
-        self._first = b""  # the first bytes, while they are too few to tell the dialect
         self._withheld: list[bytes] | None = None  # output held while a history page is read
         self._withheld_bytes = 0
         self._allowance = 0  # bytes of a history answer still unsent: not held against it
@@ -164,7 +163,9 @@ class Connection:
         self._ping_sent_at: float | None = None
         config = host.config
         self._limit = TokenBucket(config.msg_burst, config.msg_rate, config.flood_backlog, now)
-        self._held: object = None  # a request pulled but waiting for the rate limit
+        # A request pulled but waiting for the rate limit; until the dialect is known, the first
+        # bytes, too few to tell it (one slot for both: a server holds thousands of these).
+        self._held: object = None
         self._resume_handle: Timer | None = None
         self._stall_handle: Timer | None = None  # waiting for more of an incomplete input
         self._paused = 0  # why reading is paused: a mask of the _PAUSED_* bits
@@ -235,17 +236,18 @@ class Connection:
     def _detect(self, data: bytes, *, final: bool = False) -> None:
         """Choose the dialect from the first bytes (waiting for more if they cannot tell yet),
         or refuse a protocol this server does not speak."""
-        first = self._first + data
+        held = self._held
+        first = (held if isinstance(held, bytes) else b"") + data
         opener = detect(first, final=final) if first else None
         if opener is None:
-            self._first = first
+            self._held = first
             if self._stall_handle is None and not final:
                 self._stall_handle = self.host.loop.call_later(
                     self.config.plain_name_wait, self._stalled
                 )
             return
-        self._first = b""
-        served = self.served
+        self._held = None
+        served = self.host.served
         if opener.dialect is None:
             self._refuse_protocol(opener.name, opener.refusal)
             return
@@ -323,7 +325,7 @@ class Connection:
             except ProtocolError as error:
                 if not self.registered and not dialect.retries_hello and not error.fatal:
                     # It cannot send another hello: say why, then close.
-                    error.fatal = True
+                    error = ProtocolError(error.code, error.detail, fatal=True)
                 self._refuse(error)  # then carry on with what followed the bad request
             except Exception:
                 log.exception("internal error on %s name=%s", self.peer, self.name or "-")

@@ -40,6 +40,26 @@ def server_version() -> str:
     return f"wirechat/{__version__}"
 
 
+class ListenerHost:
+    """One listener's side of the server, as its connections see it (connection.Host): the
+    server's settings, core and loop, and which dialects this listener serves."""
+
+    __slots__ = ("config", "core", "loop", "served", "server")
+
+    def __init__(self, server: ChatServer, served: frozenset[str] | None) -> None:
+        self.server = server
+        self.config = server.config
+        self.core = server.core
+        self.loop = server.loop
+        self.served = served
+
+    def admit(self, connection: Connection, address: str) -> Refusal | None:
+        return self.server.admit(connection, address)
+
+    def forget(self, connection: Connection, address: str) -> None:
+        self.server.forget(connection, address)
+
+
 def check_listeners(config: ServerConfig) -> None:
     """Raise ``ValueError`` if a listener names a dialect this server does not speak."""
     for spec in config.listeners:
@@ -134,7 +154,7 @@ class ChatServer:
                 try:
                     listener = await listen_tcp(
                         self.loop,
-                        functools.partial(Connection, self, spec.dialects),
+                        functools.partial(Connection, ListenerHost(self, spec.dialects)),
                         spec.host,
                         spec.port,
                         keepalive=(

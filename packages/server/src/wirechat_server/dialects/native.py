@@ -41,7 +41,7 @@ NATIVE: Final = NativeWire()
 class NativeDialect:
     """One native client's side of the conversation."""
 
-    __slots__ = ("_decoder", "_frames_before_register", "_max_frames_before_register")
+    __slots__ = ("_config", "_decoder", "_frames_before_register")
     kind: Final = "native"
     wire: Final = NATIVE
     retries_hello: Final = True
@@ -51,7 +51,7 @@ class NativeDialect:
         self._decoder = Decoder(
             config.max_frame_bytes, max_text_bytes=config.max_text_bytes, types=ClientMessage
         )
-        self._max_frames_before_register = config.pre_register_max_frames
+        self._config = config
         #: Frames counted until the hello succeeds; -1 once it has.
         self._frames_before_register = 0
 
@@ -79,7 +79,7 @@ class NativeDialect:
 
     def _count_unregistered_frame(self) -> None:
         self._frames_before_register += 1
-        limit = self._max_frames_before_register
+        limit = self._config.pre_register_max_frames
         if self._frames_before_register > limit:
             raise ProtocolError(
                 ErrorCode.REGISTER_ABUSE,

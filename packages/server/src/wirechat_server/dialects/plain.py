@@ -110,35 +110,37 @@ PLAIN: Final = PlainWire()
 class PlainDialect:
     """One plain-text client's side of the conversation."""
 
-    __slots__ = ("_framer", "_max_text_bytes", "_name_chunk", "_name_wait", "recent_on_welcome")
+    __slots__ = ("_config", "_framer", "_name_chunk", "_registered")
     kind: Final = "plain"
     wire: Final = PLAIN
     retries_hello: Final = False  # the lab client sends its name once and cannot retry
 
     def __init__(self, config: ServerConfig) -> None:
+        self._config = config
         self._framer = LineFramer(config.max_line_bytes)
-        self._max_text_bytes = config.max_text_bytes
-        #: Seconds an unterminated first chunk waits before it is the name; None once
-        #: registered (from then on only whole lines count).
-        self._name_wait: float | None = config.plain_name_wait
         self._name_chunk: bytes | None = None
-        self.recent_on_welcome = config.plain_history_lines
+        self._registered = False  # from then on only whole lines count
+
+    @property
+    def recent_on_welcome(self) -> int:
+        return self._config.plain_history_lines
 
     def receive(self, data: bytes) -> None:
         self._framer.receive_data(data)
 
     def incomplete_wait(self) -> float | None:
-        return self._name_wait
+        """An unterminated first chunk waits ``plain_name_wait``, then is the name."""
+        return None if self._registered else self._config.plain_name_wait
 
     def stalled(self) -> None:
-        if self._name_wait is None or self._framer.complete_lines():
+        if self._registered or self._framer.complete_lines():
             return
         chunk = self._framer.take_rest()
         if chunk.strip():  # whitespace only: wait for a real name
             self._name_chunk = chunk
 
     def registered(self) -> None:
-        self._name_wait = None
+        self._registered = True
 
     def next_request(self) -> bytes | None:
         if self._name_chunk is not None:
@@ -154,7 +156,7 @@ class PlainDialect:
 
     def translate(self, raw: object) -> AnyMessage | None:
         assert isinstance(raw, bytes)
-        registering = self._name_wait is not None
+        registering = not self._registered
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
@@ -180,10 +182,12 @@ class PlainDialect:
             action = command[4:].strip()
             if not action:
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /me ACTION")
-            return Say(text=check_text(action, self._max_text_bytes), action=True)
+            return Say(text=check_text(action, self._config.max_text_bytes), action=True)
         if lowered == "/msg" or lowered.startswith("/msg "):
             to, _, body = command[5:].strip().partition(" ")
             if not to or not body.strip():
                 raise ProtocolError(ErrorCode.BAD_REQUEST, "usage: /msg NAME TEXT")
-            return Say(text=check_text(body.strip(), self._max_text_bytes), to=check_name(to))
-        return Say(text=check_text(text, self._max_text_bytes))
+            return Say(
+                text=check_text(body.strip(), self._config.max_text_bytes), to=check_name(to)
+            )
+        return Say(text=check_text(text, self._config.max_text_bytes))
