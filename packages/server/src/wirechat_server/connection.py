@@ -118,14 +118,12 @@ class Connection:
         "address",
         "closed",
         "config",
-        "core",
         "dialect",
         "errors_in_row",
         "fanout_state",
         "host",
         "last_received",
         "name",
-        "opened_at",
         "port",
         "registered",
         "rooms",
@@ -138,7 +136,6 @@ class Connection:
         """A connection accepted by ``host``, the listener that took it."""
         self.host = host
         self.config = host.config  # a slot, not a property: the hot path of fan-out reads it
-        self.core: ChatCore = host.core
         self.transport: Transport | None = None
         #: What the client speaks: ``None`` until its first bytes tell (see :meth:`_detect`).
         self.dialect: Dialect | None = None
@@ -158,7 +155,6 @@ class Connection:
         self.closed = False
         self.errors_in_row = 0
         now = host.loop.time()
-        self.opened_at = now
         self.last_received = now
         self._ping_sent_at: float | None = None
         config = host.config
@@ -170,7 +166,14 @@ class Connection:
         self._stall_handle: Timer | None = None  # waiting for more of an incomplete input
         self._paused = 0  # why reading is paused: a mask of the _PAUSED_* bits
         self._output_seen = 0
+        # When output last drained; before registration, when the connection opened (one slot
+        # for both: the register deadline and the write deadline never apply at once).
         self._progress_at = now
+
+    @property
+    def core(self) -> ChatCore:
+        """The chat this connection is part of (the host's: not a slot of each connection)."""
+        return self.host.core
 
     @property
     def peer(self) -> str:
@@ -488,6 +491,7 @@ class Connection:
             recent=dialect.recent_on_welcome,
         )
         self.registered = True
+        self._progress_at = self.host.loop.time()  # output progress is watched from now on
         dialect.registered()
         if self._stall_handle is not None:
             self._stall_handle.cancel()
@@ -545,7 +549,8 @@ class Connection:
             return
         config = self.config
         if not self.registered:
-            if now - self.opened_at > config.register_timeout:
+            # Until registration _progress_at is when the connection opened (see register).
+            if now - self._progress_at > config.register_timeout:
                 self._refuse(
                     ProtocolError(
                         ErrorCode.REGISTER_TIMEOUT,
