@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+
+from tests.support.imports import modules_loaded_after as loaded_after
 
 UI_MODULES = ("textual", "rich", "asyncio")
 
 
 def modules_loaded_after(statement: str) -> set[str]:
-    """The UI (and event loop) modules in ``sys.modules`` after running ``statement`` afresh."""
-    code = (
-        "import json, sys\n"
-        f"{statement}\n"
-        f"print(json.dumps([m for m in {list(UI_MODULES)!r} if m in sys.modules]))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
-    )
-    loaded: list[str] = json.loads(result.stdout)
-    return set(loaded)
+    return loaded_after(statement, UI_MODULES)
 
 
 @pytest.mark.parametrize(

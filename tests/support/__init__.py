@@ -10,6 +10,8 @@
 - :mod:`.hand_loop`: a scheduler whose turns the test runs by hand (socket-free tests).
 - :mod:`.process`: ``chat-server`` as a separate process.
 - :mod:`.app`: driving the Textual client with Pilot.
+- :mod:`.imports`: what importing a module loads, checked in a fresh interpreter.
+- :mod:`.cases`: tables of protocol cases run by several modules (error codes, invalid names).
 
 The tests themselves are grouped by kind: ``common/`` and ``server/unit/`` are socket-free;
 ``server/functional/`` and ``client/`` drive real sockets (and the real app); ``e2e/`` runs

@@ -5,15 +5,13 @@ the wrong way fails here, in CI, before anyone has to untangle it."""
 from __future__ import annotations
 
 import ast
-import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import wirechat_server
+from tests.support.imports import modules_loaded_after
 
 PACKAGE = Path(wirechat_server.__file__).parent
 
@@ -133,23 +131,12 @@ IO_MODULES = ("asyncio", "socket", "sqlite3", "threading", "selectors", "concurr
 
 
 def test_importing_the_core_loads_no_event_loop_socket_thread_or_database() -> None:
-    code = (
-        "import json, sys\n"
-        "import wirechat_server.core, wirechat_server.dialects.detect\n"
-        f"print(json.dumps([m for m in {list(IO_MODULES)!r} if m in sys.modules]))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
-    )
-    assert json.loads(result.stdout) == []
+    statement = "import wirechat_server.core, wirechat_server.dialects.detect"
+    assert modules_loaded_after(statement, IO_MODULES) == set()
 
 
 def test_the_import_check_can_see_a_loaded_module() -> None:
-    code = "import json, sys, wirechat_server.server; print(json.dumps('asyncio' in sys.modules))"
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, check=True
-    )
-    assert json.loads(result.stdout) is True
+    assert modules_loaded_after("import wirechat_server.server", IO_MODULES) >= {"asyncio"}
 
 
 @pytest.mark.parametrize("layer", sorted(ALLOWED))
