@@ -284,12 +284,11 @@ class ChatScreen(Screen[None]):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        line = event.value
-        self.chat_input.value = ""
-        parsed = parse_line(line, self._max_text_bytes)
+        # The input has already cleared itself and kept the line in its history: clearing it
+        # here would throw away what was typed after Enter while this message was on its way.
+        parsed = parse_line(event.value, self._max_text_bytes)
         if parsed is None:
             return
-        self.chat_input.remember(line)
         if parsed == Run("/help"):
             self.action_help()
         elif parsed == Run("/clear"):
