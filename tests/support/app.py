@@ -19,6 +19,7 @@ from textual.pilot import Pilot
 from tests.support.net import WAIT, abort_writer
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
+from wirechat_client.config import ClientConfig
 from wirechat_client.events import (
     Connecting,
     Connection,
@@ -116,6 +117,7 @@ def app_for(
     prefs_dir: Path | None = None,
     connect: ConnectionFactory = fast_connection,
     theme: str = "",
+    config: ClientConfig | None = None,
 ) -> WirechatApp:
     """The app, pointed at ``server`` (or an address), with a fixed clock and UTC times."""
     address = Address(*server.address) if isinstance(server, ChatServer) else server
@@ -128,6 +130,7 @@ def app_for(
         theme=theme,
         clock=lambda: FIXED_MS / 1000,
         tz=UTC,
+        config=config,
     )
 
 

@@ -19,6 +19,7 @@ from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
 from .address import DEFAULT_HOST, DEFAULT_PORT, Address
+from .config import ClientConfig
 from .events import Connection, ConnectionFactory, Disconnected, Registered
 from .lines import LineKind
 from .messages import (
@@ -56,11 +57,13 @@ class WirechatApp(App[None]):
         theme: str = "",
         clock: Callable[[], float] = time.time,
         tz: tzinfo | None = None,
+        config: ClientConfig | None = None,
     ) -> None:
         """``connect_now`` skips the form and connects to ``address`` as ``name`` at once;
         ``message`` is shown on the form (a bad name given on the command line, say);
         ``theme`` names a Textual theme (else the last one used).
-        ``clock`` and ``tz`` set the time of local lines and the zone of all of them."""
+        ``clock`` and ``tz`` set the time of local lines and the zone of all of them;
+        ``config`` holds the settings file's values."""
         super().__init__()
         self._prefs = prefs or Prefs(None)
         remembered = self._prefs.load()
@@ -71,6 +74,7 @@ class WirechatApp(App[None]):
         self._factory = connect
         self._clock = clock
         self._tz = tz
+        self.config = config or ClientConfig()
         self.connection: Connection | None = None
         self.chat: ChatScreen | None = None
 
@@ -124,7 +128,11 @@ class WirechatApp(App[None]):
     async def _enter_chat(self, connection: Connection, event: Registered) -> None:
         self._prefs.save(server=str(connection.address), name=event.welcome.name)
         self.chat = ChatScreen(
-            connection.address, event.welcome.name, clock=self._clock, tz=self._tz
+            connection.address,
+            event.welcome.name,
+            clock=self._clock,
+            tz=self._tz,
+            config=self.config,
         )
         await self.push_screen(self.chat)
 

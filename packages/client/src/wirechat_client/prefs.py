@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from .config import config_dir
+
 #: Longest value kept: the file is ours, but a hand-edited one must not fill the screen.
 _MAX_VALUE = 256
 
@@ -28,11 +30,8 @@ class Remembered:
 
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:
-    """Where the file lives, following the XDG base directory spec."""
-    environ = os.environ if environ is None else environ
-    base = environ.get("XDG_CONFIG_HOME") or ""
-    root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
-    return root / "wirechat" / "client.json"
+    """Where the file lives: beside the settings file."""
+    return config_dir(environ) / "client.json"
 
 
 class Prefs:

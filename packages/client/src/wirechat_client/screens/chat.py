@@ -27,7 +27,9 @@ from wirechat_common import (
 )
 
 from ..address import Address
-from ..commands import Run, help_lines, parse_line
+from ..blocks import parse_block
+from ..commands import Parsed, Run, help_lines
+from ..config import ClientConfig
 from ..conversation import Conversation, Kind
 from ..conversations import Conversations
 from ..events import Connecting, Disconnected, LinkState, NetEvent, Registered, Request
@@ -37,11 +39,13 @@ from ..lines import LineKind
 from ..messages import ServerRequested
 from ..widgets.chat_input import ChatInput
 from ..widgets.chat_log import ChatLog
+from ..widgets.draft_view import DraftView
 from ..widgets.room_list import RoomItem, RoomList
 from ..widgets.status_bar import StatusBar
 from ..widgets.topic_bar import TopicBar
 from ..widgets.unread_badge import UnreadBadge
 from ..widgets.user_list import UserList
+from .confirm import Confirm
 
 
 class ChatScreen(Screen[None]):
@@ -64,10 +68,17 @@ class ChatScreen(Screen[None]):
     ]
 
     def __init__(
-        self, address: Address, me: str, *, clock: Callable[[], float], tz: tzinfo | None
+        self,
+        address: Address,
+        me: str,
+        *,
+        clock: Callable[[], float],
+        tz: tzinfo | None,
+        config: ClientConfig | None = None,
     ) -> None:
         super().__init__()
         self.me = me
+        self._config = config or ClientConfig()
         self._clock = clock
         self._tz = tz
         self._max_text_bytes = MAX_TEXT_BYTES
@@ -93,6 +104,7 @@ class ChatScreen(Screen[None]):
             placeholder="/help for commands",
             id="input",
         )
+        self.draft_view = DraftView(id="draft")
         self._shown: Conversation | None = None
         self._shown_users: tuple[str, int, str] | None = None
 
@@ -106,6 +118,7 @@ class ChatScreen(Screen[None]):
                     yield from self._early_logs
                 yield self.unread_badge
             yield self.user_list
+        yield self.draft_view
         yield self.chat_input
         yield Footer()
 
@@ -286,16 +299,33 @@ class ChatScreen(Screen[None]):
         event.stop()
         # The input has already cleared itself and kept the line in its history: clearing it
         # here would throw away what was typed after Enter while this message was on its way.
-        parsed = parse_line(event.value, self._max_text_bytes)
-        if parsed is None:
+        parsed = parse_block(event.value, self._max_text_bytes)
+        limit = self._config.paste_confirm_lines
+        if limit and len(parsed) > limit:
+            question = f"Send these {len(parsed)} lines to {self.current.name}, one message each?"
+
+            def answered(send: bool | None) -> None:
+                if send:
+                    self._run(parsed)
+                elif not self.chat_input.text:
+                    self.chat_input.load(event.value)  # back to the input, to edit or drop
+
+            self.app.push_screen(Confirm(question, "Send", "Edit"), answered)
             return
-        if parsed == Run("/help"):
-            self.action_help()
-        elif parsed == Run("/clear"):
-            self.action_clear()
-        else:
-            self._actions.run(parsed)
+        self._run(parsed)
+
+    def _run(self, lines: list[Parsed]) -> None:
+        for parsed in lines:
+            if parsed == Run("/help"):
+                self.action_help()
+            elif parsed == Run("/clear"):
+                self.action_clear()
+            else:
+                self._actions.run(parsed)
         self._sync()
+
+    def on_chat_input_draft_changed(self, event: ChatInput.DraftChanged) -> None:
+        self.draft_view.show(event.lines)
 
     # -- widgets' messages and key actions ----------------------------------------------------
 

@@ -1,0 +1,95 @@
+"""The client's settings file: TOML at ``$XDG_CONFIG_HOME/wirechat/config.toml``.
+
+Every setting has a default, so the file is optional and may hold any subset of them. Unlike the
+remembered values (:mod:`wirechat_client.prefs`), this file is written by the user: a mistake in
+it is reported, with the file's name, rather than ignored.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, Final
+
+#: Pastes of more lines than this ask before they are sent (irssi's paste_verify_line_count).
+DEFAULT_PASTE_CONFIRM_LINES: Final = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ClientConfig:
+    """What the settings file may set (the names are the file's keys, with ``-`` for ``_``)."""
+
+    #: ``strftime`` format of the time at the start of each log line.
+    timestamp_format: str = "%H:%M"
+    #: Words that count as a mention of you, besides your name (case-insensitive).
+    highlight_words: tuple[str, ...] = ()
+    #: A block of more lines than this asks before it is sent; 0 never asks.
+    paste_confirm_lines: int = DEFAULT_PASTE_CONFIRM_LINES
+    #: Ring the terminal bell (when a mention or a direct message arrives, or Tab finds nothing).
+    bell: bool = True
+    #: The file these values came from, if any.
+    path: Path | None = field(default=None, compare=False)
+
+
+class ConfigError(ValueError):
+    """The settings file exists but cannot be used; the message names the file and the fault."""
+
+
+def config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$XDG_CONFIG_HOME/wirechat``, following the XDG base directory spec (``~/.config``
+    when the variable is unset or not an absolute path)."""
+    environ = os.environ if environ is None else environ
+    base = environ.get("XDG_CONFIG_HOME") or ""
+    root = Path(base) if os.path.isabs(base) else Path.home() / ".config"
+    return root / "wirechat"
+
+
+def default_config_path(environ: Mapping[str, str] | None = None) -> Path:
+    return config_dir(environ) / "config.toml"
+
+
+def load_config(path: Path, *, required: bool = False) -> ClientConfig:
+    """The settings in ``path``; the defaults if it does not exist (unless ``required``)."""
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except FileNotFoundError:
+        if required:
+            raise ConfigError(f"{path}: no such file") from None
+        return ClientConfig()
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise ConfigError(f"{path}: {error}") from None
+    return ClientConfig(**_values(data, path), path=path)
+
+
+def _values(data: dict[str, Any], path: Path) -> dict[str, Any]:
+    known = [f.name for f in fields(ClientConfig) if f.name != "path"]
+    values: dict[str, Any] = {}
+    for key, value in data.items():
+        name = key.replace("-", "_")
+        if name not in known:
+            settings = ", ".join(sorted(k.replace("_", "-") for k in known))
+            raise ConfigError(f"{path}: unknown setting {key!r} (known: {settings})")
+        values[name] = _checked(key, value, ClientConfig.__dataclass_fields__[name].default, path)
+    return values
+
+
+def _checked(key: str, value: object, default: object, path: Path) -> object:
+    if isinstance(default, tuple):
+        if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+            return tuple(v.strip() for v in value)
+        raise ConfigError(f"{path}: {key} must be a list of words")
+    if isinstance(default, bool):
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{path}: {key} must be true or false")
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        raise ConfigError(f"{path}: {key} must be a whole number, 0 or more")
+    if isinstance(value, str) and value:
+        return value
+    raise ConfigError(f"{path}: {key} must be a non-empty string")
