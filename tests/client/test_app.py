@@ -14,6 +14,7 @@ from wirechat_client.app import WirechatApp
 from wirechat_client.events import LinkState
 from wirechat_client.prefs import Prefs
 from wirechat_client.screens.chat import ChatScreen
+from wirechat_client.screens.confirm import Confirm
 from wirechat_client.screens.connect import ConnectScreen
 from wirechat_common import (
     MAX_FRAME_BYTES,
@@ -188,6 +189,8 @@ async def test_slash_commands(server: ChatServer) -> None:
         await submit(pilot, app, "/clear")
         await until(pilot, lambda: not chat.chat_log.model.entries)
         await submit(pilot, app, "bye")
+        await until(pilot, lambda: isinstance(app.screen, Confirm))
+        await pilot.press("y")
         await until(pilot, lambda: not app.is_running)
     assert "alice" not in server.core.users()
     await bob.close()

@@ -25,3 +25,18 @@ async def test_keys_sent_in_one_write_make_separate_lines(
         received = await bob.collect(Message, 3)
         assert [m.text for m in received] == ["hi bo", "second line", "last"]
     await bob.close()
+
+
+async def test_alt_digit_picks_a_conversation_instead_of_typing_a_symbol(
+    server: ChatServer, config_home: Path
+) -> None:
+    port = server.address[1]
+    async with terminal(client_command(port, "alice"), environ=client_environ(config_home)) as term:
+        await term.shows("● online", START_TIMEOUT)
+        await term.send_keys("/join #zeta", "Enter")
+        await term.shows("#zeta · no topic")
+        await term.send_keys("M-1")  # ESC 1: Textual made it "¡"
+        await term.shows("#lobby · no topic")
+        await term.send_keys("x")
+        screen = await term.shows("▊  x")
+        assert "¡" not in screen

@@ -40,6 +40,9 @@ class WirechatApp(App[None]):
 
     CSS_PATH = "app.tcss"
     TITLE = "wirechat"
+    # Ctrl+P is the previous conversation, as in irssi; F4 follows F1 help, F2 and F3 panes.
+    COMMAND_PALETTE_BINDING = "f4"
+    COMMAND_PALETTE_DISPLAY = "F4"
     BINDINGS: ClassVar[list[BindingType]] = [
         # Textual's own ctrl+q, shown in the footer: a new user looks there for the way out.
         Binding("ctrl+q", "quit", "Quit", priority=True),

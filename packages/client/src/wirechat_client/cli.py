@@ -104,6 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exit_:  # --help, --version, or a usage error already printed
         return exit_.code if isinstance(exit_.code, int) else 2
     from .app import WirechatApp  # Textual loads only once the arguments are good
+    from .terminal_keys import report_alt_digits
+
+    report_alt_digits()
 
     app = WirechatApp(
         address=settings.address,

@@ -30,7 +30,7 @@ COMMANDS: Final = {
     "/who": ("", "list who is in this room"),
     "/me": ("ACTION", "say an action (/me waves shows as * alice waves)"),
     "/clear": ("", "clear this conversation's log (on this screen only)"),
-    "/quit": ("", "leave the chat (typing bye does the same)"),
+    "/quit": ("", "leave the chat (typing bye asks first)"),
 }
 
 
@@ -44,7 +44,7 @@ class Send:
 
 @dataclass(frozen=True, slots=True)
 class Run:
-    """Run the argument-less command ``name`` (one of :data:`COMMANDS`)."""
+    """Run the argument-less command ``name`` (one of :data:`COMMANDS`, or ``bye``)."""
 
     name: str
 
@@ -94,7 +94,7 @@ def parse_line(line: str, max_text_bytes: int = MAX_TEXT_BYTES) -> Parsed | None
     if not text.strip():
         return None
     if text.strip().lower() == "bye":  # the lab client's way out, kept for old habits
-        return Run("/quit")
+        return Run("bye")  # asks first: "bye" alone may well have been meant for the room
     if text.startswith("//"):  # IRC's escape: "//etc/hosts" says "/etc/hosts"
         return _checked(Send(text[1:]), max_text_bytes)
     if not text.startswith("/"):
@@ -181,10 +181,11 @@ def help_lines() -> list[str]:
         lines.append(f"{name} {argument}".rstrip() + f": {meaning}")
     lines += [
         "//TEXT: say TEXT, starting with a slash",
-        "Keys: Enter send · Up/Down history · Tab complete a nick, #room or command",
-        "Alt+Up/Alt+Down (or Ctrl+N) previous/next conversation · click one in the list",
+        "Keys: Enter send · Ctrl+J new line · Up/Down history · Tab complete",
+        "Alt+1..9, Alt+0 conversation 1..10 · Alt+A next with unread messages",
+        "Ctrl+P/Ctrl+N or Alt+Up/Alt+Down previous/next conversation",
         "PgUp/PgDn scroll (at the top: older messages) · Ctrl+End newest",
         "Shift+Tab pick a user to mention · F2 user list · F3 conversation list",
-        "Ctrl+L clear · Ctrl+P themes and more · Ctrl+Q quit",
+        "Ctrl+L redraw · F4 themes and more · Ctrl+Q quit",
     ]
     return lines

@@ -100,3 +100,17 @@ class Conversations:
         if self.current not in listed:
             return listed[0]
         return listed[(listed.index(self.current) + offset) % len(listed)]
+
+    def number(self, n: int) -> Conversation | None:
+        """The ``n``-th conversation of the list (from 1), if there are that many."""
+        listed = self.listed()
+        return listed[n - 1] if 0 < n <= len(listed) else None
+
+    def next_active(self) -> Conversation | None:
+        """The next conversation (after the current one, wrapping) with unread messages, one
+        that mentions us first, as irssi's Alt+A does; ``None`` when all are read."""
+        listed = self.listed()
+        start = listed.index(self.current) + 1 if self.current in listed else 0
+        ordered = listed[start:] + listed[:start]
+        active = [c for c in ordered if c.unread and c is not self.current]
+        return next((c for c in active if c.mentioned), active[0] if active else None)

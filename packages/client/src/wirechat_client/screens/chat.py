@@ -11,12 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import tzinfo
-from typing import ClassVar
 
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input
 
 from wirechat_common import (
@@ -28,7 +25,7 @@ from wirechat_common import (
 
 from ..address import Address
 from ..blocks import parse_block
-from ..commands import Parsed, Run, help_lines
+from ..commands import Parsed, Run
 from ..config import ClientConfig
 from ..conversation import Conversation, Kind
 from ..conversations import Conversations
@@ -45,27 +42,15 @@ from ..widgets.status_bar import StatusBar
 from ..widgets.topic_bar import TopicBar
 from ..widgets.unread_badge import UnreadBadge
 from ..widgets.user_list import UserList
+from .chat_keys import ChatKeys
 from .confirm import Confirm
 
 
-class ChatScreen(Screen[None]):
+class ChatScreen(ChatKeys):
     """Conversation list, topic, log, user list and input, under a status bar."""
 
     # Under 64 columns the lists give their room to the log (F2 and F3 still show them).
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (64, "-wide")]
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help"),
-        Binding("alt+up", "step(-1)", "Prev room", key_display="⌥↑"),
-        Binding("alt+down", "step(1)", "Next room", key_display="⌥↓"),
-        Binding("ctrl+n", "step(1)", "Next room", show=False),
-        Binding("f2", "toggle_users", "Users", show=False),
-        Binding("f3", "toggle_rooms", "Rooms", show=False),
-        Binding("ctrl+l", "clear", "Clear", show=False),
-        Binding("pageup", "page(-1)", "Scroll up", show=False),
-        Binding("pagedown", "page(1)", "Scroll down", show=False),
-        Binding("ctrl+end", "latest", "Latest", show=False),
-    ]
 
     def __init__(
         self,
@@ -319,7 +304,9 @@ class ChatScreen(Screen[None]):
             if parsed == Run("/help"):
                 self.action_help()
             elif parsed == Run("/clear"):
-                self.action_clear()
+                self.clear_log()
+            elif parsed == Run("bye"):
+                self.action_confirm_quit()
             else:
                 self._actions.run(parsed)
         self._sync()
@@ -352,32 +339,3 @@ class ChatScreen(Screen[None]):
 
     def on_unread_badge_pressed(self) -> None:
         self.action_latest()
-
-    def action_help(self) -> None:
-        for line in help_lines():
-            self.note(line)
-
-    def action_clear(self) -> None:
-        self.feed.forget(self.current)
-        self.current.clear()
-
-    def action_step(self, offset: int) -> None:
-        self.conversations.current = self.conversations.step(offset)
-        self._sync()
-
-    def action_toggle_users(self) -> None:
-        self.user_list.display = not self.user_list.display
-
-    def action_toggle_rooms(self) -> None:
-        self.room_list.display = not self.room_list.display
-
-    def action_page(self, direction: int) -> None:
-        if direction < 0:
-            if self.chat_log.scroll_y <= 0:
-                self.chat_log.reached_top()
-            self.chat_log.scroll_page_up(animate=False)
-        else:
-            self.chat_log.scroll_page_down(animate=False)
-
-    def action_latest(self) -> None:
-        self.chat_log.scroll_to_latest()

@@ -1,0 +1,118 @@
+"""The chat screen's keys: moving between conversations, scrolling, showing and hiding panes.
+
+The keys follow irssi and WeeChat where their users have habits: Alt+1..9 and Alt+0 pick a
+conversation by its place in the list, Alt+A the next one with unread messages (mentions
+first), Ctrl+P / Ctrl+N the previous / next one, Ctrl+L redraws the screen. The footer spells
+Alt out: the ⌥ glyph means nothing outside macOS.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from ..commands import help_lines
+from ..conversation import Conversation
+from ..conversations import Conversations
+from ..feed import Feed
+from ..messages import QuitRequested
+from ..widgets.chat_log import ChatLog
+from ..widgets.room_list import RoomList
+from ..widgets.user_list import UserList
+from .confirm import Confirm
+
+#: Alt+1 is the first conversation, ... Alt+9 the ninth, Alt+0 the tenth.
+_NUMBERED = [
+    Binding(f"alt+{n % 10}", f"number({n})", f"Conversation {n}", show=False) for n in range(1, 11)
+]
+
+
+class ChatKeys(Screen[None]):
+    """Key actions over the conversations and widgets that :class:`ChatScreen` sets up."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f1", "help", "Help", key_display="F1"),
+        Binding("f2", "toggle_users", "Users", key_display="F2"),
+        Binding("f3", "toggle_rooms", "Rooms", key_display="F3"),
+        Binding("alt+up", "step(-1)", "Prev", key_display="Alt+↑"),
+        Binding("alt+down", "step(1)", "Next", key_display="Alt+↓"),
+        Binding("ctrl+p", "step(-1)", "Previous conversation", show=False),
+        Binding("ctrl+n", "step(1)", "Next conversation", show=False),
+        Binding("alt+a", "active", "Next active", show=False),
+        *_NUMBERED,
+        Binding("ctrl+l", "redraw", "Redraw", show=False),
+        Binding("pageup", "page(-1)", "Scroll up", show=False),
+        Binding("pagedown", "page(1)", "Scroll down", show=False),
+        Binding("ctrl+end", "latest", "Latest", show=False),
+    ]
+
+    conversations: Conversations
+    feed: Feed
+    user_list: UserList
+    room_list: RoomList
+
+    @property
+    def chat_log(self) -> ChatLog:
+        raise NotImplementedError
+
+    def note(self, text: str) -> None:
+        raise NotImplementedError
+
+    def _sync(self) -> None:
+        raise NotImplementedError
+
+    def _show(self, conversation: Conversation | None) -> None:
+        if conversation is None:
+            self.app.bell()
+            return
+        self.conversations.current = conversation
+        self._sync()
+
+    def action_help(self) -> None:
+        for line in help_lines():
+            self.note(line)
+
+    def clear_log(self) -> None:
+        """``/clear``: forget the conversation's lines on this screen."""
+        current = self.conversations.current
+        self.feed.forget(current)
+        current.clear()
+
+    def action_step(self, offset: int) -> None:
+        self._show(self.conversations.step(offset))
+
+    def action_number(self, n: int) -> None:
+        self._show(self.conversations.number(n))
+
+    def action_active(self) -> None:
+        self._show(self.conversations.next_active())
+
+    def action_redraw(self) -> None:
+        # Something else wrote to the terminal (a wall message, a crashed pager): paint it all.
+        self.app.refresh(repaint=True, layout=True)
+
+    def action_confirm_quit(self) -> None:
+        def answered(quit_: bool | None) -> None:
+            if quit_:
+                self.post_message(QuitRequested())
+
+        self.app.push_screen(Confirm("Leave the chat?", "Leave", "Stay"), answered)
+
+    def action_toggle_users(self) -> None:
+        self.user_list.display = not self.user_list.display
+
+    def action_toggle_rooms(self) -> None:
+        self.room_list.display = not self.room_list.display
+
+    def action_page(self, direction: int) -> None:
+        if direction < 0:
+            if self.chat_log.scroll_y <= 0:
+                self.chat_log.reached_top()
+            self.chat_log.scroll_page_up(animate=False)
+        else:
+            self.chat_log.scroll_page_down(animate=False)
+
+    def action_latest(self) -> None:
+        self.chat_log.scroll_to_latest()
