@@ -178,5 +178,9 @@ class WirechatApp(App[None]):
             await self.connection.close()
         self.exit()
 
+    def bell(self) -> None:
+        if self.config.bell:  # the settings file's "bell = false" silences every bell
+            super().bell()
+
     def _remember_theme(self, theme: Theme) -> None:
         self._prefs.save(theme=theme.name)

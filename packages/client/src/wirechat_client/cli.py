@@ -6,7 +6,8 @@ import argparse
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Final, NoReturn
 
 from wirechat_common import MAX_NAME_LENGTH, is_valid_name
@@ -14,6 +15,13 @@ from wirechat_common.names import NAME_CHARACTERS
 
 from . import __version__
 from .address import DEFAULT_HOST, DEFAULT_PORT, Address, parse_address
+from .config import (
+    DEFAULT_PASTE_CONFIRM_LINES,
+    ClientConfig,
+    ConfigError,
+    default_config_path,
+    load_config,
+)
 from .prefs import Prefs, default_path
 
 DESCRIPTION: Final = f"""\
@@ -28,9 +36,16 @@ environment:
   WIRECHAT_PORT     server port (default {DEFAULT_PORT})
   WIRECHAT_NAME     your name (like --name)
   WIRECHAT_THEME    a Textual theme, e.g. textual-light (like --theme)
-  XDG_CONFIG_HOME   where the last server, name and theme are remembered
-                    (in wirechat/client.json; default ~/.config)
+  WIRECHAT_CONFIG   the settings file (like --config)
+  XDG_CONFIG_HOME   where the settings file (wirechat/config.toml) is read and the last
+                    server, name and theme are remembered (wirechat/client.json);
+                    default ~/.config
 Flags win over the environment.
+
+settings file (TOML, every key optional):
+  paste-confirm-lines = {DEFAULT_PASTE_CONFIRM_LINES}   a block of more lines asks before it is sent
+                            (0: never asks)
+  bell = true               false: never ring the terminal bell
 
 In the chat, /help lists the commands and keys.
 """
@@ -44,6 +59,7 @@ class Settings:
     name: str
     theme: str
     remember: bool
+    config: ClientConfig = field(default_factory=ClientConfig)
     message: str = ""  # an error to show on the form instead of connecting
 
     @property
@@ -65,6 +81,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", help="Textual theme name (WIRECHAT_THEME)")
     parser.add_argument(
         "--no-remember", action="store_true", help="neither read nor save the last values"
+    )
+    parser.add_argument(
+        "--config",
+        metavar="PATH",
+        help="the settings file (WIRECHAT_CONFIG; default $XDG_CONFIG_HOME/wirechat/config.toml)",
     )
     parser.add_argument("--version", action="version", version=f"wirechat {__version__}")
     return parser
@@ -94,7 +115,15 @@ def settings_from(argv: Sequence[str] | None, environ: Mapping[str, str]) -> Set
     if name and address is None:
         address = Address(DEFAULT_HOST, DEFAULT_PORT)
     theme = args.theme or environ.get("WIRECHAT_THEME", "")
-    return Settings(address, name, theme, not args.no_remember, message)
+    config_path = args.config or environ.get("WIRECHAT_CONFIG", "")
+    try:
+        if config_path:
+            config = load_config(Path(config_path), required=True)
+        else:
+            config = load_config(default_config_path(environ))
+    except ConfigError as error:
+        parser.error(str(error))
+    return Settings(address, name, theme, not args.no_remember, config, message)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -115,6 +144,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prefs=Prefs(default_path() if settings.remember else None),
         message=settings.message,
         theme=settings.theme,
+        config=settings.config,
     )
     app.run()
     return app.return_code or 0

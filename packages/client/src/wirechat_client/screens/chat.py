@@ -20,6 +20,7 @@ from wirechat_common import (
     DEFAULT_ROOM,
     MAX_TEXT_BYTES,
     GetHistory,
+    name_key,
     people_here,
 )
 
@@ -83,7 +84,8 @@ class ChatScreen(ChatKeys):
         self.feed = Feed(self.conversations, me)
         self._actions = LineActions(self.conversations, self.feed, self.post_message)
         self.chat_input = ChatInput(
-            lambda: self.user_list.names,
+            # Nobody completes their own name: Tab offers the others.
+            lambda: [name for name in self.user_list.names if name_key(name) != name_key(self.me)],
             rooms=lambda: sorted({**self.feed.rooms, **self._joined_rooms()}.values()),
             everyone=lambda: list(self.feed.everyone.values()),
             placeholder="/help for commands",

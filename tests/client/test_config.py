@@ -1,0 +1,61 @@
+"""The settings file: found in the XDG config folder or given with --config, and checked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.app import app_for, chat_of, in_chat, until
+from tests.support.net import NativeClient
+from wirechat_client.cli import main, settings_from
+from wirechat_client.config import ClientConfig
+from wirechat_server.server import ChatServer
+
+
+def test_the_file_in_the_config_folder_is_read(config_home: Path) -> None:
+    assert settings_from([], {"XDG_CONFIG_HOME": str(config_home)}).config == ClientConfig()
+    (config_home / "wirechat").mkdir(parents=True)
+    (config_home / "wirechat" / "config.toml").write_text("paste-confirm-lines = 9\nbell = false\n")
+    config = settings_from([], {"XDG_CONFIG_HOME": str(config_home)}).config
+    assert config == ClientConfig(paste_confirm_lines=9, bell=False)
+
+
+def test_config_flag_and_variable(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text("paste_confirm_lines = 0\n")
+    assert settings_from(["--config", str(mine)], {}).config.paste_confirm_lines == 0
+    assert settings_from([], {"WIRECHAT_CONFIG": str(mine)}).config.paste_confirm_lines == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "error"),
+    [
+        ("bell = 1\n", "bell must be true or false"),
+        ("paste-confirm-lines = -1\n", "paste-confirm-lines must be a whole number"),
+        ("colour = 'red'\n", "unknown setting 'colour' (known: bell, paste-confirm-lines)"),
+        ("bell = \n", "mine.toml: "),
+    ],
+)
+def test_a_bad_file_is_a_usage_error_naming_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], text: str, error: str
+) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text(text)
+    assert main(["--config", str(mine)]) == 2
+    assert error in capsys.readouterr().err
+    assert main(["--config", str(tmp_path / "missing.toml")]) == 2
+    assert "missing.toml: no such file" in capsys.readouterr().err
+
+
+async def test_tab_offers_others_not_oneself(server: ChatServer) -> None:
+    amy = await NativeClient.connect(server, "amy")
+    app = app_for(server, "alice", config=ClientConfig(bell=False))
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        await until(pilot, lambda: "amy" in chat.user_list.names)
+        await pilot.press("a", "tab")
+        assert chat_of(app).chat_input.value == "amy: "
+        await pilot.press("tab")  # the only other match is oneself: it stays amy
+        assert chat_of(app).chat_input.value == "amy: "
+    await amy.close()
