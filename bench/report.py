@@ -15,8 +15,21 @@ from .scenarios import Result
 HEADLINE: Final = {
     "fanout-1k-sat": ("deliveries_per_s", True),
     "fanout-1k": ("latency_p99_ms", False),
+    "fanout-1k-500k": ("latency_p99_ms", False),
     "idle-10k": ("server_rss_mib", False),
 }
+_LATENCY_COLUMNS: Final = [
+    "latency_p50_ms",
+    "latency_p99_ms",
+    "latency_p999_ms",
+    "read_p99_ms",
+    "generator_delay_p99_ms",
+    "loss",
+    "sent",
+    "server_cpu_s",
+    "deliveries_per_read",
+    "generator_cpu",
+]
 COLUMNS: Final = {
     "fanout-1k-sat": [
         "deliveries_per_s",
@@ -25,16 +38,8 @@ COLUMNS: Final = {
         "server_peak_rss_mib",
         "generator_cpu",
     ],
-    "fanout-1k": [
-        "latency_p50_ms",
-        "latency_p99_ms",
-        "latency_p999_ms",
-        "loss",
-        "sent",
-        "server_cpu_s",
-        "deliveries_per_read",
-        "generator_cpu",
-    ],
+    "fanout-1k": _LATENCY_COLUMNS,
+    "fanout-1k-500k": _LATENCY_COLUMNS,
     "idle-10k": ["server_rss_mib", "kib_per_connection", "connect_s"],
 }
 

@@ -46,7 +46,7 @@ def test_bench_smoke_runs_every_scenario_without_loss(tmp_path: Path) -> None:
     assert seen == sorted(
         (round_number, scenario, server)
         for round_number in (1, 2)
-        for scenario in ("fanout-1k-sat", "fanout-1k", "idle-10k")
+        for scenario in ("fanout-1k-sat", "fanout-1k", "fanout-1k-500k", "idle-10k")
         for server in ("wirechat-native", "wirechat-plain")
     )
     for result in results:
