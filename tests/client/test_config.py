@@ -33,7 +33,11 @@ def test_config_flag_and_variable(tmp_path: Path) -> None:
     [
         ("bell = 1\n", "bell must be true or false"),
         ("paste-confirm-lines = -1\n", "paste-confirm-lines must be a whole number"),
-        ("colour = 'red'\n", "unknown setting 'colour' (known: bell, paste-confirm-lines)"),
+        (
+            "colour = 'red'\n",
+            "unknown setting 'colour' (known: bell, desktop-notify, paste-confirm-lines)",
+        ),
+        ("desktop-notify = 'yes'\n", "desktop-notify must be one of 'off', 'osc9', 'osc777'"),
         ("bell = \n", "mine.toml: "),
     ],
 )

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -33,6 +34,7 @@ class Terminal:
     def __init__(self, socket_name: str) -> None:
         self.socket_name = socket_name
         self.target = "client"
+        self._record: Path | None = None
 
     async def tmux(self, *arguments: str) -> str:
         process = await asyncio.create_subprocess_exec(
@@ -60,6 +62,35 @@ class Terminal:
 
     async def screen(self) -> str:
         return await self.tmux("capture-pane", "-p", "-t", self.target)
+
+    async def record(self, path: Path) -> None:
+        """Append every byte the program writes to the terminal from now on to ``path``: what
+        the terminal gets besides the screen (the bell, titles, notifications)."""
+        self._record = path
+        await self.tmux("pipe-pane", "-o", "-t", self.target, f"cat >> {shlex.quote(str(path))}")
+
+    async def written(self, wanted: bytes, timeout: float = WAIT) -> bytes:
+        """What the program wrote since :meth:`record`, once it holds ``wanted``."""
+        path = self._record
+        assert path is not None, "record() first"
+
+        def read() -> bytes:
+            return path.read_bytes() if path.exists() else b""
+
+        async with asyncio.timeout(timeout):
+            while wanted not in (data := await asyncio.to_thread(read)):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        return data
+
+    async def query(self, fmt: str) -> str:
+        """A tmux format about the pane, such as ``#{pane_title}``."""
+        return (await self.tmux("display-message", "-p", "-t", self.target, fmt)).strip()
+
+    async def title_is(self, title: str, timeout: float = WAIT) -> None:
+        """Wait until the program has set the terminal's title to ``title``."""
+        async with asyncio.timeout(timeout):
+            while await self.query("#{pane_title}") != title:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
 
     async def shows(self, text: str, timeout: float = WAIT) -> str:
         """Wait until the screen shows ``text``; the screen then."""

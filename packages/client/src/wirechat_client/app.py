@@ -23,6 +23,8 @@ from .config import ClientConfig
 from .events import Connection, ConnectionFactory, Disconnected, Registered
 from .lines import LineKind
 from .messages import (
+    ActivityChanged,
+    Alerted,
     ConnectRequested,
     NetworkUpdate,
     QuitRequested,
@@ -33,6 +35,7 @@ from .net import ChatConnection
 from .prefs import Prefs
 from .screens.chat import ChatScreen
 from .screens.connect import ConnectScreen
+from .terminal_out import TerminalOut
 
 
 class WirechatApp(App[None]):
@@ -78,6 +81,9 @@ class WirechatApp(App[None]):
         self._clock = clock
         self._tz = tz
         self.config = config or ClientConfig()
+        self._terminal = TerminalOut(
+            self._write_terminal, desktop_notify=self.config.desktop_notify
+        )
         self.connection: Connection | None = None
         self.chat: ChatScreen | None = None
 
@@ -159,6 +165,14 @@ class WirechatApp(App[None]):
         if self.connection is None or not self.connection.request(message.request):
             self.chat.request_failed(message.request)
 
+    def on_activity_changed(self, changed: ActivityChanged) -> None:
+        if self.chat is not None and self.connection is not None:
+            self._terminal.title(changed.activity.title(self.chat.me, str(self.connection.address)))
+
+    def on_alerted(self, alerted: Alerted) -> None:
+        self.bell()
+        self._terminal.notify(alerted.alerts)
+
     async def on_quit_requested(self, _: QuitRequested) -> None:
         await self.action_quit()
 
@@ -176,11 +190,17 @@ class WirechatApp(App[None]):
         """Say goodbye to the server (briefly), then exit."""
         if self.connection is not None:
             await self.connection.close()
+        self._terminal.restore_title()
         self.exit()
 
     def bell(self) -> None:
         if self.config.bell:  # the settings file's "bell = false" silences every bell
             super().bell()
+
+    def _write_terminal(self, data: str) -> None:
+        # The driver, as App.bell and copy_to_clipboard use it: Textual has no public way.
+        if self._driver is not None and not self.is_headless:
+            self._driver.write(data)
 
     def _remember_theme(self, theme: Theme) -> None:
         self._prefs.save(theme=theme.name)

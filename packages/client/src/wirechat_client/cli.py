@@ -45,7 +45,10 @@ Flags win over the environment.
 settings file (TOML, every key optional):
   paste-confirm-lines = {DEFAULT_PASTE_CONFIRM_LINES}   a block of more lines asks before it is sent
                             (0: never asks)
-  bell = true               false: never ring the terminal bell
+  bell = true               false: never ring the terminal bell (it rings on a mention
+                            or a direct message)
+  desktop-notify = "off"    "osc9" or "osc777": a desktop notification for each mention
+                            or direct message, if the terminal shows them
 
 In the chat, /help lists the commands and keys.
 """

@@ -17,6 +17,11 @@ from typing import Any, Final
 #: Pastes of more lines than this ask before they are sent (irssi's paste_verify_line_count).
 DEFAULT_PASTE_CONFIRM_LINES: Final = 5
 
+#: How desktop notifications reach the terminal: OSC 9 (iTerm2, WezTerm, kitty, foot, Ghostty,
+#: Windows Terminal) or OSC 777 (urxvt, foot, Ghostty, VTE terminals with the patch). Off by
+#: default: a terminal that knows neither may show the bytes' text or nothing.
+DESKTOP_NOTIFY_CHOICES: Final = ("off", "osc9", "osc777")
+
 
 @dataclass(frozen=True, slots=True)
 class ClientConfig:
@@ -24,8 +29,11 @@ class ClientConfig:
 
     #: A block of more lines than this asks before it is sent; 0 never asks.
     paste_confirm_lines: int = DEFAULT_PASTE_CONFIRM_LINES
-    #: Let the client ring the terminal bell (today only when Tab finds nothing to complete).
+    #: Let the client ring the terminal bell: on a mention or a direct message, and when a key
+    #: has nothing to do (Tab finds nothing to complete, Alt+A finds nothing unread).
     bell: bool = True
+    #: Desktop notifications for mentions and direct messages: one of DESKTOP_NOTIFY_CHOICES.
+    desktop_notify: str = "off"
     #: The file these values came from, if any.
     path: Path | None = field(default=None, compare=False)
 
@@ -73,7 +81,16 @@ def _values(data: dict[str, Any], path: Path) -> dict[str, Any]:
     return values
 
 
+#: The settings whose value is one of a few words.
+_CHOICES: Final[dict[str, tuple[str, ...]]] = {"desktop_notify": DESKTOP_NOTIFY_CHOICES}
+
+
 def _checked(key: str, value: object, default: object, path: Path) -> object:
+    choices = _CHOICES.get(key.replace("-", "_"))
+    if choices is not None:
+        if value in choices:
+            return value
+        raise ConfigError(f"{path}: {key} must be one of {', '.join(map(repr, choices))}")
     if isinstance(default, bool):
         if isinstance(value, bool):
             return value

@@ -29,7 +29,8 @@ from wirechat_common import (
     sanitize_text,
 )
 
-from .conversation import Conversation, message_entry
+from .activity import Alert
+from .conversation import Conversation, Kind, message_entry
 from .conversations import Conversations
 from .events import PAGE_ERRORS, HistoryPage, NetEvent, refused_room
 from .lines import PENDING, LineKind, LogEntry, make_entry
@@ -47,6 +48,7 @@ class Feed:
         self.join_wanted: set[str] = set()  # rooms the user asked to join: shown once joined
         self._pending: dict[str, tuple[Conversation, LogEntry]] = {}
         self._batch: dict[Conversation, list[LogEntry]] = {}  # messages not yet shown
+        self._alerts: list[Alert] = []  # live mentions and direct messages, not yet taken
 
     def saw(self, names: Iterable[str]) -> None:
         for name in names:
@@ -134,7 +136,19 @@ class Feed:
         batch, self._batch = self._batch, {}
         for conversation, entries in batch.items():
             current = conversation is self.conversations.current
-            conversation.add_messages(entries, count=not current, live=True)
+            placed = conversation.add_messages(entries, count=not current, live=True)
+            # Only live messages alert: a replay after a reconnection is not news of the moment.
+            room = conversation.name if conversation.kind is Kind.ROOM else None
+            self._alerts.extend(
+                Alert(entry.nick, entry.text, room)
+                for entry in placed
+                if not entry.own and (entry.mention or room is None)
+            )
+
+    def take_alerts(self) -> list[Alert]:
+        """The mentions and direct messages shown since the last call."""
+        alerts, self._alerts = self._alerts, []
+        return alerts
 
     def _page(self, page: HistoryPage) -> None:
         count = page.kind is PageKind.MISSED

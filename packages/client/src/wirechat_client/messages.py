@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from .activity import Activity, Alert
 from .address import Address
 from .events import Connection, NetEvent, Request
 
@@ -52,3 +53,17 @@ class ServerRequested(Message):
 @dataclass
 class QuitRequested(Message):
     """The user typed /quit or bye."""
+
+
+@dataclass
+class ActivityChanged(Message):
+    """The unread count (or whether we were mentioned) changed: the terminal's title tells."""
+
+    activity: Activity
+
+
+@dataclass
+class Alerted(Message):
+    """Mentions of us, or direct messages, just arrived: the bell, a notification."""
+
+    alerts: list[Alert]

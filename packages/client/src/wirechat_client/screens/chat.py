@@ -24,6 +24,7 @@ from wirechat_common import (
     people_here,
 )
 
+from ..activity import Activity, hotlist
 from ..address import Address
 from ..blocks import parse_block
 from ..commands import Parsed, Run
@@ -34,7 +35,7 @@ from ..events import Connecting, Disconnected, LinkState, NetEvent, Registered, 
 from ..feed import Feed
 from ..line_actions import LineActions
 from ..lines import LineKind
-from ..messages import ServerRequested
+from ..messages import ActivityChanged, Alerted, ServerRequested
 from ..widgets.chat_input import ChatInput
 from ..widgets.chat_log import ChatLog
 from ..widgets.draft_view import DraftView
@@ -94,6 +95,7 @@ class ChatScreen(ChatKeys):
         self.draft_view = DraftView(id="draft")
         self._shown: Conversation | None = None
         self._shown_users: tuple[str, int, str] | None = None
+        self._activity: Activity | None = None
 
     def compose(self) -> ComposeResult:
         yield self.status_bar
@@ -170,6 +172,7 @@ class ChatScreen(ChatKeys):
             ],
             current.key,
         )
+        self._sync_activity()
         users = current.users if current.kind is Kind.ROOM else []
         if current.kind is Kind.DIRECT:
             users = sorted({self.me, current.name}, key=str.lower)
@@ -185,6 +188,14 @@ class ChatScreen(ChatKeys):
         if current.kind is Kind.ROOM and not current.joined:
             hint = f"not in this room: /join {current.name}"
         self.topic_bar.show(current.name, current.topic, hint)
+
+    def _sync_activity(self) -> None:
+        hot = tuple(hotlist(self.conversations))
+        self.status_bar.hotlist = hot
+        activity = Activity.of(hot)
+        if activity != self._activity:
+            self._activity = activity
+            self.post_message(ActivityChanged(activity))
 
     # -- data from the App ------------------------------------------------------------------
 
@@ -227,6 +238,9 @@ class ChatScreen(ChatKeys):
                     self.feed.show(event)
         self.feed.flush()
         self._sync()
+        alerts = self.feed.take_alerts()
+        if alerts:
+            self.post_message(Alerted(alerts))
 
     def _registered(self, event: Registered) -> None:
         welcome = event.welcome
