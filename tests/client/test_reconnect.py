@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from tests.support.app import (
-    GatedConnection,
     app_for,
     chat_of,
     connection_of,
     cut,
+    gate_of,
     gated_connection,
     in_chat,
     listed,
@@ -40,12 +40,6 @@ def said_lines(app: WirechatApp, sender: str) -> list[str]:
 def entry_texts(app: WirechatApp) -> list[str]:
     """The lines of the log shown, one per entry (unwrapped)."""
     return [entry.text for entry in chat_of(app).chat_log.model.entries]
-
-
-def gate_of(app: WirechatApp) -> asyncio.Event:
-    connection = connection_of(app)
-    assert isinstance(connection, GatedConnection)
-    return connection.gate
 
 
 async def say_stored(client: NativeClient, text: str, room: str | None = None) -> None:

@@ -80,6 +80,13 @@ def connection_of(app: WirechatApp) -> ChatConnection:
     return connection
 
 
+def gate_of(app: WirechatApp) -> asyncio.Event:
+    """The gate of the app's :class:`GatedConnection`: clear it to hold the next reconnection."""
+    connection = connection_of(app)
+    assert isinstance(connection, GatedConnection)
+    return connection.gate
+
+
 def cut(app: WirechatApp) -> None:
     """Reset the app's TCP connection, as a network failure would."""
     writer = connection_of(app)._writer

@@ -15,6 +15,7 @@ from typing import ClassVar
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.events import DeliveryFailed
 from textual.theme import Theme
 from textual.worker import Worker, WorkerState
 
@@ -35,6 +36,7 @@ from .net import ChatConnection
 from .prefs import Prefs
 from .screens.chat import ChatScreen
 from .screens.connect import ConnectScreen
+from .screenshots import screenshot_failure
 from .terminal_out import TerminalOut
 
 
@@ -155,7 +157,8 @@ class WirechatApp(App[None]):
             request.text, action=request.action, room=request.room, to=request.to
         )
         if client_id is None:
-            self.chat.note("Not sent: still offline, and the outbox is full.", LineKind.ERROR)
+            reason = "still offline, and the outbox is full"
+            self.chat.add_refused(request.conversation, request.text, request.action, reason)
         else:
             self.chat.add_own(request.conversation, request.text, request.action, client_id)
 
@@ -185,6 +188,16 @@ class WirechatApp(App[None]):
             self.chat.note(text, LineKind.ERROR)
         else:
             self.connect_screen.fail(text)
+
+    def on_delivery_failed(self, event: DeliveryFailed) -> None:
+        if event.name != "screenshot":
+            return
+        event.prevent_default()  # instead of Textual's "Failed to save screenshot"
+        text = screenshot_failure(event.exception)
+        if self.chat is not None:
+            self.chat.note(text, LineKind.ERROR)  # stays, so the path can be read and copied
+        else:
+            self.notify(text, title="Screenshot", severity="error", timeout=10)
 
     async def action_quit(self) -> None:
         """Say goodbye to the server (briefly), then exit."""

@@ -89,6 +89,9 @@ class Conversation:
         self._gap_text = ""
         self._day_lines: dict[int, LogEntry] = {}  # message id -> its "day changed" line
         self._base = 0  # added to ids to order them: above the old ones after an id restart
+        # Lines refused while ours were waiting for their ack stay right under the one they
+        # followed, wherever its ack puts it.
+        self._followers: dict[LogEntry, list[LogEntry]] = {}
 
     @property
     def target(self) -> str:
@@ -169,23 +172,39 @@ class Conversation:
             )
         return placed
 
+    def follow(self, leader: LogEntry, follower: LogEntry) -> None:
+        """Keep ``follower`` (a line of ours refused locally) right under ``leader`` (ours,
+        awaiting its ack) when the ack moves it."""
+        self._followers.setdefault(leader, []).append(follower)
+
+    def _move_followers(self, leader: LogEntry, where: LogEntry | None = None) -> None:
+        """``leader`` has its place: its followers go right under ``where`` (else it)."""
+        anchor = where or leader
+        for follower in self._followers.pop(leader, []):
+            follower.order = (anchor.order[0], next(self._sequence))
+            self.log.reposition(follower)
+
     def confirm(self, entry: LogEntry, message_id: int, ts: int, duplicate: bool) -> None:
         """Our line ``entry`` is message ``message_id``. If that message is already shown (a
         resend of a line that had arrived: it came back in the replay), the line goes."""
-        if self.log.find(message_id) is not None:
+        shown = self.log.find(message_id)
+        if shown is not None:
             if duplicate:
                 self.log.discard((entry,))
+                self._move_followers(entry, shown)
                 return
             self._rebase()  # a new message with an id we have: the server's ids restarted
         entry.id, entry.ts, entry.order = message_id, ts, self._order_of(message_id)
         self.log.reposition(entry)
         self._fix_days([entry])
+        self._move_followers(entry)
 
     def refuse(self, entry: LogEntry, reason: str) -> None:
         """Our line ``entry`` did not go out: mark it, and let later lines pass it."""
         entry.failed, entry.failure = True, reason
         entry.order = self.local_order()
         self.log.reposition(entry)
+        self._move_followers(entry)
 
     def seen(self) -> None:
         self.unread, self.mentioned = 0, False

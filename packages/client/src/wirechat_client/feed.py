@@ -64,6 +64,19 @@ class Feed:
         self._pending[client_id] = (conversation, entry)
         conversation.log.add((entry,))
 
+    def add_refused(self, conversation: Conversation, text: str, action: bool, reason: str) -> None:
+        """Show a line we could not even send, under the lines still waiting before it."""
+        kind = LineKind.ACTION if action else LineKind.MESSAGE
+        waiting = [entry for where, entry in self._pending.values() if where is conversation]
+        order = conversation.local_order()
+        if waiting:
+            order = (PENDING, order[1])
+        entry = make_entry(kind, text, nick=self.me, own=True, order=order)
+        entry.failed, entry.failure = True, reason
+        conversation.log.add((entry,))
+        if waiting:
+            conversation.follow(waiting[-1], entry)
+
     def give_up(self) -> None:
         """The connection is over for good: lines still waiting will not be confirmed."""
         pending, self._pending = self._pending, {}

@@ -212,6 +212,12 @@ class ChatScreen(ChatKeys):
             self.conversations.get(conversation) or self.current, text, action, client_id
         )
 
+    def add_refused(self, conversation: str, text: str, action: bool, reason: str) -> None:
+        """Show a line that could not be sent at all, and why."""
+        self.feed.add_refused(
+            self.conversations.get(conversation) or self.current, text, action, reason
+        )
+
     def request_failed(self, request: Request) -> None:
         """The App could not send ``request``: we are offline."""
         if isinstance(request, GetHistory):

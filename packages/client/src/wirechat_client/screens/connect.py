@@ -25,6 +25,8 @@ class ConnectScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.quit", "Quit", show=False),
     ]
+    # Under 30 rows (80x24) the form drops its blank rows: a long error still fits.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
 
     def __init__(self, server: str, name: str, message: str = "") -> None:
         super().__init__()
