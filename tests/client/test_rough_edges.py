@@ -15,6 +15,7 @@ from tests.support.app import (
     gate_of,
     gated_connection,
     in_chat,
+    listed,
     log_shows,
     submit,
     until,
@@ -100,4 +101,25 @@ async def test_a_line_the_full_outbox_refuses_stands_under_the_lines_before_it(
         await log_shows(pilot, app, "welcome back")
         texts = [e.text for e in chat.current.log.entries if e.kind is LineKind.MESSAGE]
         assert texts[-3:] == [f"line {MAX_OUTBOX}", f"line {MAX_OUTBOX + 1}", "welcome back"]
+    await bob.close()
+
+
+async def test_msg_to_someone_not_connected_says_so_and_opens_nothing(server: ChatServer) -> None:
+    bob = await NativeClient.connect(server, "bob")
+    app = app_for(server, "alice")
+    async with app.run_test(size=(120, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        await submit(pilot, app, "/msg carol are you there?")
+        await log_shows(pilot, app, "Not sent: carol is not connected (are you there?).")
+        assert chat.current.name == "#lobby"
+        assert listed(app) == ["#lobby"]
+        await submit(pilot, app, "/msg carol")
+        await log_shows(pilot, app, "carol is not connected.")
+        assert listed(app) == ["#lobby"]
+        await submit(pilot, app, "/msg BOB")  # connected: the conversation opens
+        await until(pilot, lambda: chat.current.name == "BOB")
+        await submit(pilot, app, "/msg dave hi")  # from a direct conversation too
+        await log_shows(pilot, app, "Not sent: dave is not connected (hi).")
+        assert chat.current.name == "BOB"
+        assert listed(app) == ["#lobby", "BOB"]
     await bob.close()

@@ -15,6 +15,7 @@ from wirechat_common import (
     LOG_LEAVE_WORDING,
     Ack,
     Error,
+    ErrorCode,
     Joined,
     LeaveReason,
     Left,
@@ -46,6 +47,10 @@ class Feed:
         self.everyone: dict[str, str] = {}  # every name seen, by key: for /msg completion
         self.rooms: dict[str, str] = {}  # every room seen, by key: for /join completion
         self.join_wanted: set[str] = set()  # rooms the user asked to join: shown once joined
+        self.direct_wanted: set[str] = set()  # /msg NAME: opened once "who" says NAME is on
+        # Direct conversations opened by "/msg NAME TEXT", until the server takes a line in
+        # them, with the conversation shown before: they close if NAME is not connected.
+        self.tentative: dict[Conversation, Conversation] = {}
         self._pending: dict[str, tuple[Conversation, LogEntry]] = {}
         self._batch: dict[Conversation, list[LogEntry]] = {}  # messages not yet shown
         self._alerts: list[Alert] = []  # live mentions and direct messages, not yet taken
@@ -109,6 +114,7 @@ class Feed:
             case Ack(client_id=client_id, id=message_id, ts=ts, duplicate=duplicate):
                 waiting = self._pending.pop(client_id or "", None)
                 if waiting is not None:
+                    self.tentative.pop(waiting[0], None)
                     waiting[0].confirm(waiting[1], message_id, ts, duplicate)
             case Error():
                 self._error(event)
@@ -194,6 +200,8 @@ class Feed:
 
     def _error(self, error: Error) -> None:
         waiting = self._pending.pop(error.client_id or "", None)
+        if waiting is not None and self._not_connected(error, *waiting):
+            return
         if waiting is not None:  # that line of ours did not go out
             waiting[0].refuse(waiting[1], error.detail or error.code)
         room = refused_room(error)
@@ -209,6 +217,24 @@ class Feed:
         (about or self.conversations.current).note(
             f"server: {error.detail or error.code} ({error.code})", LineKind.ERROR
         )
+
+    def _not_connected(self, error: Error, conversation: Conversation, entry: LogEntry) -> bool:
+        """A line to someone not connected, in a conversation "/msg" opened for it: the
+        conversation goes (unless something else came into it), the line is noted where the
+        user was."""
+        previous = self.tentative.pop(conversation, None)
+        if error.code != ErrorCode.NO_SUCH_USER or previous is None:
+            return False
+        if any(e.id is not None or (e.own and e is not entry) for e in conversation.log.entries):
+            return False
+        self.forget(conversation)
+        self.conversations.drop(conversation)
+        if self.conversations.get(previous.key) is previous or previous is self.conversations.home:
+            self.conversations.current = previous
+        self.conversations.current.note(
+            f"Not sent: {conversation.name} is not connected ({entry.text}).", LineKind.ERROR
+        )
+        return True
 
     def _not_in(self, room: str, error: Error, *, noted: bool) -> None:
         """The server says we are not in ``room`` (a join or resume refused, or not a member):
@@ -270,11 +296,24 @@ class Feed:
         for name in users:
             self._seen(name)
         conversation = self.conversations.find_room(room) if room else None
+        if conversation is None and self.direct_wanted:
+            self._direct_wanted(users)
+            return
         if conversation is None:
             self.conversations.current.note(people_here(users, verb="connected"))
             return
         conversation.set_users(users)
         conversation.note(people_here(users))
+
+    def _direct_wanted(self, connected: list[str]) -> None:
+        """The answer to the "who" a "/msg NAME" asked."""
+        here = {name_key(name) for name in connected}
+        for name in sorted(self.direct_wanted):
+            if name_key(name) in here:
+                self.conversations.current = self.conversations.direct(name)
+            else:
+                self.conversations.current.note(f"{sanitize_text(name)} is not connected.")
+        self.direct_wanted.clear()
 
     def _room_info(self, info: RoomInfo) -> None:
         for name in info.users:

@@ -51,9 +51,7 @@ class LineActions:
             case PartRoom(room=room):
                 self._part(room)
             case SendDirect(name=name, text=text):
-                self.conversations.current = self.conversations.direct(name)
-                if text:
-                    self._say(text, False)
+                self._direct(name, text)
             case ChangeTopic(topic=topic):
                 self._topic(topic)
 
@@ -73,6 +71,24 @@ class LineActions:
             self.post_message(SendRequested(text, action, current.key, to=current.name))
         else:
             self._note("Not sent: you are in no room. /join #ROOM first.")
+
+    def _direct(self, name: str, text: str) -> None:
+        """``/msg``: a conversation we have is shown at once. A new one is opened only for
+        someone connected: without text, once ``who`` says they are; with text, at once, and
+        closed again if the server answers ``no_such_user`` before anything else is in it."""
+        existing = self.conversations.find_direct(name)
+        if existing is not None:
+            self.conversations.current = existing
+        elif not text:
+            self.feed.direct_wanted.add(name)
+            self._request(Who())
+            return
+        else:
+            previous = self.conversations.current
+            self.conversations.current = self.conversations.direct(name)
+            self.feed.tentative[self.conversations.current] = previous
+        if text:
+            self._say(text, False)
 
     def _run(self, name: str) -> None:
         current = self.conversations.current
