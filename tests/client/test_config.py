@@ -6,11 +6,25 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.app import app_for, chat_of, in_chat, until
+from tests.support.app import (
+    FIXED_MS,
+    ScriptedConnection,
+    app_for,
+    chat_of,
+    in_chat,
+    log_shows,
+    log_text,
+    until,
+    welcome_script,
+)
 from tests.support.net import NativeClient
+from wirechat_client.address import Address
 from wirechat_client.cli import main, settings_from
 from wirechat_client.config import ClientConfig
+from wirechat_common import Message
 from wirechat_server.server import ChatServer
+
+ADDRESS = Address("chat.example", 5001)
 
 
 def test_the_file_in_the_config_folder_is_read(config_home: Path) -> None:
@@ -35,7 +49,8 @@ def test_config_flag_and_variable(tmp_path: Path) -> None:
         ("paste-confirm-lines = -1\n", "paste-confirm-lines must be a whole number"),
         (
             "colour = 'red'\n",
-            "unknown setting 'colour' (known: bell, desktop-notify, paste-confirm-lines)",
+            "unknown setting 'colour' (known: bell, desktop-notify, highlight-words, "
+            "paste-confirm-lines, timestamp-format)",
         ),
         ("desktop-notify = 'yes'\n", "desktop-notify must be one of 'off', 'osc9', 'osc777'"),
         ("bell = \n", "mine.toml: "),
@@ -63,3 +78,34 @@ async def test_tab_offers_others_not_oneself(server: ChatServer) -> None:
         await pilot.press("tab")  # the only other match is oneself: it stays amy
         assert chat_of(app).chat_input.value == "amy: "
     await amy.close()
+
+
+def test_timestamp_format_and_highlight_words_are_read(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('timestamp-format = "%H:%M:%S"\nhighlight-words = ["deploy", " oncall "]\n')
+    config = settings_from(["--config", str(mine)], {}).config
+    assert config.timestamp_format == "%H:%M:%S"
+    assert config.highlight_words == ("deploy", "oncall")
+    mine.write_text('highlight-words = "deploy"\n')
+    with pytest.raises(SystemExit):
+        settings_from(["--config", str(mine)], {})
+
+
+async def test_times_show_in_the_format_and_highlight_words_mention_us() -> None:
+    peer = ScriptedConnection(
+        [
+            welcome_script("alice", ["alice", "bob"]),
+            [
+                Message(id=1, ts=FIXED_MS, sender="bob", text="the Deploy went out"),
+                Message(id=2, ts=FIXED_MS, sender="bob", text="redeployment later"),
+            ],
+        ]
+    )
+    config = ClientConfig(timestamp_format="%H:%M:%S", highlight_words=("deploy",))
+    app = app_for(ADDRESS, "alice", connect=peer.factory, config=config)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        await log_shows(pilot, app, "redeployment later")
+        assert "12:34:00          bob │ the Deploy went out" in log_text(app)
+        mentioned = [e.mention for e in chat.current.log.entries if e.nick == "bob"]
+        assert mentioned == [True, False]  # a word, not a part of one

@@ -49,6 +49,8 @@ settings file (TOML, every key optional):
                             or a direct message)
   desktop-notify = "off"    "osc9" or "osc777": a desktop notification for each mention
                             or direct message, if the terminal shows them
+  timestamp-format = "%H:%M" how the log shows times (strftime), e.g. "%H:%M:%S"
+  highlight-words = []      words that count as mentioning you, e.g. ["deploy"]
 
 In the chat, /help lists the commands and keys.
 """

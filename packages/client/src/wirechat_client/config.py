@@ -14,6 +14,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
+from .lines import DEFAULT_TIME_FORMAT
+
 #: Pastes of more lines than this ask before they are sent (irssi's paste_verify_line_count).
 DEFAULT_PASTE_CONFIRM_LINES: Final = 5
 
@@ -34,6 +36,10 @@ class ClientConfig:
     bell: bool = True
     #: Desktop notifications for mentions and direct messages: one of DESKTOP_NOTIFY_CHOICES.
     desktop_notify: str = "off"
+    #: How the log shows times (strftime): "%H:%M:%S" for seconds, "%I:%M %p" for 12 hours.
+    timestamp_format: str = DEFAULT_TIME_FORMAT
+    #: Words besides one's name that count as a mention (highlight, bell, notification).
+    highlight_words: tuple[str, ...] = ()
     #: The file these values came from, if any.
     path: Path | None = field(default=None, compare=False)
 
@@ -95,6 +101,14 @@ def _checked(key: str, value: object, default: object, path: Path) -> object:
         if isinstance(value, bool):
             return value
         raise ConfigError(f"{path}: {key} must be true or false")
+    if isinstance(default, str):
+        if isinstance(value, str) and value.strip() and value.isprintable():
+            return value
+        raise ConfigError(f"{path}: {key} must be a string, not empty")
+    if isinstance(default, tuple):
+        if isinstance(value, list) and all(isinstance(v, str) and v.strip() for v in value):
+            return tuple(v.strip() for v in value)
+        raise ConfigError(f'{path}: {key} must be a list of words, such as ["deploy"]')
     if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
         return value
     raise ConfigError(f"{path}: {key} must be a whole number, 0 or more")

@@ -21,7 +21,15 @@ from typing import Final
 
 from wirechat_common import GetHistory, Message, name_key, sanitize_text
 
-from .lines import PENDING, LineKind, LogEntry, format_time, make_entry, mentions
+from .lines import (
+    DEFAULT_TIME_FORMAT,
+    PENDING,
+    LineKind,
+    LogEntry,
+    format_time,
+    make_entry,
+    mentions,
+)
 from .log_model import LogModel, order_key
 
 #: Messages asked for per page of older history (fewer if the server allows fewer).
@@ -38,8 +46,9 @@ class Kind(Enum):
     HOME = "home"  # shown when there is no other: not in any room, no direct messages
 
 
-def message_entry(message: Message, me: str) -> LogEntry:
-    """The log line of ``message`` as ``me`` sees it."""
+def message_entry(message: Message, me: str, highlights: Sequence[str] = ()) -> LogEntry:
+    """The log line of ``message`` as ``me`` sees it (``highlights``: words that count as a
+    mention of ``me``)."""
     own = name_key(message.sender) == name_key(me)
     return make_entry(
         LineKind.ACTION if message.action else LineKind.MESSAGE,
@@ -47,7 +56,7 @@ def message_entry(message: Message, me: str) -> LogEntry:
         nick=message.sender,
         ts=message.ts,
         own=own,
-        mention=not own and mentions(message.text, me),
+        mention=not own and mentions(message.text, me, highlights),
         id=message.id,
     )
 
@@ -66,13 +75,20 @@ class Conversation:
     shows them); ``tz`` is the time zone its times and days are told in."""
 
     def __init__(
-        self, key: str, name: str, kind: Kind, now: Callable[[], int], tz: tzinfo | None = None
+        self,
+        key: str,
+        name: str,
+        kind: Kind,
+        now: Callable[[], int],
+        tz: tzinfo | None = None,
+        time_format: str = DEFAULT_TIME_FORMAT,
     ) -> None:
         self.key = key
         self.name = sanitize_text(name)
         self.kind = kind
         self.log = LogModel()
         self.tz = tz
+        self.time_format = time_format
         self._now = now
         self.topic = ""
         self.joined = kind is not Kind.ROOM  # a room: whether we are in it right now
@@ -263,14 +279,14 @@ class Conversation:
         if self._gap is not None:
             return
         now = self._now()
-        self._gap_text = f"connection lost at {format_time(now, self.tz)}"
+        self._gap_text = f"connection lost at {format_time(now, self.tz, self.time_format)}"
         self._gap = self.note(f"— {self._gap_text} —", LineKind.GAP)
 
     def close_gap(self) -> None:
         """Reconnected: say when on the marker."""
         if self._gap is None:
             return
-        back = format_time(self._now(), self.tz)
+        back = format_time(self._now(), self.tz, self.time_format)
         self._gap.text = f"— {self._gap_text}, reconnected at {back} —"
         self.log.changed(self._gap)
         self._gap = None

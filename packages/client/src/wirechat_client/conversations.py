@@ -13,6 +13,7 @@ from datetime import tzinfo
 from wirechat_common import name_key, room_key, sanitize_text
 
 from .conversation import Conversation, Kind
+from .lines import DEFAULT_TIME_FORMAT
 
 
 def direct_key(peer: str) -> str:
@@ -22,7 +23,8 @@ def direct_key(peer: str) -> str:
 class Conversations:
     """The registry. ``on_add`` is told of each new conversation (home first), before
     anything is put in it, so that the UI can give it a widget; ``on_drop`` is told when one
-    goes. ``tz`` is the time zone every conversation tells times in."""
+    goes. ``tz`` is the time zone every conversation tells times in, ``time_format`` how
+    (strftime)."""
 
     def __init__(
         self,
@@ -30,12 +32,14 @@ class Conversations:
         on_drop: Callable[[Conversation], None],
         now: Callable[[], int],
         tz: tzinfo | None = None,
+        time_format: str = DEFAULT_TIME_FORMAT,
     ) -> None:
         self._on_add = on_add
         self._on_drop = on_drop
         self._now = now
         self._tz = tz
-        self.home = Conversation("", "wirechat", Kind.HOME, now, tz)
+        self._time_format = time_format
+        self.home = Conversation("", "wirechat", Kind.HOME, now, tz, time_format)
         self.current = self.home
         self._by_key: dict[str, Conversation] = {}
         on_add(self.home)
@@ -65,7 +69,7 @@ class Conversations:
     def _get_or_add(self, key: str, name: str, kind: Kind) -> Conversation:
         conversation = self._by_key.get(key)
         if conversation is None:
-            conversation = Conversation(key, name, kind, self._now, self._tz)
+            conversation = Conversation(key, name, kind, self._now, self._tz, self._time_format)
             self._by_key[key] = conversation
             self._on_add(conversation)
         return conversation

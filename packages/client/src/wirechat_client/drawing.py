@@ -27,7 +27,7 @@ from textual.strip import Strip
 
 from wirechat_common import name_key
 
-from .lines import LineKind, LogEntry, failure_note, format_time
+from .lines import DEFAULT_TIME_FORMAT, LineKind, LogEntry, failure_note, format_time, time_width
 
 #: Nick colours, picked by a hash of the nick so a nick keeps its colour across sessions and
 #: clients. One palette per background: bright on dark themes, deep on light ones, all legible.
@@ -83,17 +83,19 @@ class Look:
     pending: Style
     palette: tuple[str, ...] = DARK_PALETTE
     tz: tzinfo | None = None
+    time_format: str = DEFAULT_TIME_FORMAT
 
 
 def _prefix(entry: LogEntry, look: Look, nick_width: int, with_time: bool) -> Text:
     prefix = Text(end="")
     if with_time:
+        width = time_width(look.time_format)
         if entry.ts is None and not entry.own:
-            prefix.append("     ")  # a line about the log itself: no time
+            prefix.append(" " * width)  # a line about the log itself: no time
         elif entry.ts is None:
-            prefix.append("--:--" if entry.failed else "··:··", look.pending)
+            prefix.append(("--:--" if entry.failed else "··:··").ljust(width), look.pending)
         else:
-            prefix.append(format_time(entry.ts, look.tz), look.time)
+            prefix.append(format_time(entry.ts, look.tz, look.time_format), look.time)
         prefix.append(" ")
     marker = _MARKERS.get(entry.kind)
     if marker is not None:
@@ -131,11 +133,11 @@ def _body(entry: LogEntry, look: Look) -> Text:
     return body
 
 
-def _columns(width: int) -> tuple[bool, int, int]:
+def _columns(width: int, time_format: str) -> tuple[bool, int, int]:
     """(whether the time shows, the nick column's width, the text column's width)."""
     with_time = width >= _NO_TIME_BELOW
     nick_width = _WIDE_NICK if width >= _NARROW_BELOW else _NARROW_NICK
-    prefix_width = (6 if with_time else 0) + nick_width + len(_BAR)
+    prefix_width = (time_width(time_format) + 1 if with_time else 0) + nick_width + len(_BAR)
     return with_time, nick_width, max(8, width - prefix_width)
 
 
@@ -147,7 +149,7 @@ def _body_plain(entry: LogEntry) -> str:
     return text + failure_note(entry)
 
 
-def entry_height(entry: LogEntry, width: int) -> int:
+def entry_height(entry: LogEntry, width: int, time_format: str = DEFAULT_TIME_FORMAT) -> int:
     """How many rows :func:`render_entry` draws for ``entry`` at ``width``, without drawing it.
 
     Measuring is several times cheaper than drawing, so a burst or a resize only measures, and
@@ -155,7 +157,7 @@ def entry_height(entry: LogEntry, width: int) -> int:
     function ``Text.wrap`` uses); a test holds the two together.
     """
     plain = _body_plain(entry)
-    text_width = _columns(width)[2]
+    text_width = _columns(width, time_format)[2]
     if cell_len(plain) <= text_width:
         return 1  # most chat lines: no need to look for break points
     return len(divide_line(plain, text_width, fold=True)) + 1
@@ -163,7 +165,7 @@ def entry_height(entry: LogEntry, width: int) -> int:
 
 def render_entry(entry: LogEntry, width: int, look: Look) -> list[Strip]:
     """Draw ``entry`` as rows exactly ``width`` cells wide (at least one row)."""
-    with_time, nick_width, text_width = _columns(width)
+    with_time, nick_width, text_width = _columns(width, look.time_format)
     prefix = _prefix(entry, look, nick_width, with_time)
     indent = Text(" " * (prefix.cell_len - len(_BAR)) + _BAR, look.bar, end="")
     row_style = look.base

@@ -8,7 +8,7 @@ go to the conversation shown.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from wirechat_common import (
     DEFAULT_ROOM,
@@ -41,9 +41,12 @@ from .resume import ALL_DIRECT, PageKind
 class Feed:
     """Routes events to conversations; remembers our lines awaiting an answer."""
 
-    def __init__(self, conversations: Conversations, me: str) -> None:
+    def __init__(
+        self, conversations: Conversations, me: str, highlights: Sequence[str] = ()
+    ) -> None:
         self.conversations = conversations
         self.me = me
+        self.highlights = tuple(highlights)  # words that count as mentioning us
         self.everyone: dict[str, str] = {}  # every name seen, by key: for /msg completion
         self.rooms: dict[str, str] = {}  # every room seen, by key: for /join completion
         self.join_wanted: set[str] = set()  # rooms the user asked to join: shown once joined
@@ -105,7 +108,7 @@ class Feed:
         if isinstance(event, Message):
             conversation = self._conversation_of(event)
             self._seen(event.sender)
-            self._batch.setdefault(conversation, []).append(message_entry(event, self.me))
+            self._batch.setdefault(conversation, []).append(self._entry(event))
             return
         self.flush()
         match event:
@@ -132,6 +135,9 @@ class Feed:
                 self._room_list(event)
             case _:
                 pass
+
+    def _entry(self, message: Message) -> LogEntry:
+        return message_entry(message, self.me, self.highlights)
 
     def _seen(self, name: str) -> None:
         self.saw((name,))
@@ -176,7 +182,7 @@ class Feed:
             for message in page.messages:
                 conversation = self._conversation_of(message)
                 by_peer.setdefault(conversation.key, (conversation, []))[1].append(
-                    message_entry(message, self.me)
+                    self._entry(message)
                 )
             for conversation, entries in by_peer.values():
                 current = conversation is self.conversations.current
@@ -189,7 +195,7 @@ class Feed:
             if existing is None:
                 return  # a room we left meanwhile
             conversation = existing
-        entries = [message_entry(message, self.me) for message in page.messages]
+        entries = [self._entry(message) for message in page.messages]
         current = conversation is self.conversations.current
         if page.kind is PageKind.MISSED:
             conversation.add_messages(entries, count=not current)

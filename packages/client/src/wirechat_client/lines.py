@@ -9,6 +9,7 @@ neither Textual nor Rich, so the conversations' model can be used (and tested) w
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 from enum import Enum
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
     from textual.strip import Strip
 
 _NOT_CONFIRMED: Final = "  (not confirmed: it may not have been delivered)"
+
+#: How a line's time shows unless the settings file says otherwise (strftime).
+DEFAULT_TIME_FORMAT: Final = "%H:%M"
 
 #: The order key of our lines awaiting their ack: after everything, until the ack gives an id.
 PENDING: Final = 2**62
@@ -102,10 +106,18 @@ def _mention_pattern(name: str) -> re.Pattern[str]:
     return re.compile(rf"(?<![\w.\-]){re.escape(name)}(?![\w\-])", re.IGNORECASE)
 
 
-def mentions(text: str, name: str) -> bool:
-    """Whether ``text`` mentions ``name`` as a word, in any case."""
-    return bool(name) and _mention_pattern(name).search(text) is not None
+def mentions(text: str, name: str, words: Sequence[str] = ()) -> bool:
+    """Whether ``text`` mentions ``name``, or one of the highlight ``words``, as a word, in
+    any case."""
+    return any(word and _mention_pattern(word).search(text) is not None for word in (name, *words))
 
 
-def format_time(ts: int, tz: tzinfo | None) -> str:
-    return datetime.fromtimestamp(ts / 1000, tz).strftime("%H:%M")
+def format_time(ts: int, tz: tzinfo | None, pattern: str = DEFAULT_TIME_FORMAT) -> str:
+    return datetime.fromtimestamp(ts / 1000, tz).strftime(pattern)
+
+
+@lru_cache(maxsize=8)
+def time_width(pattern: str) -> int:
+    """Characters a time takes in ``pattern``: the width of the log's time column (measured
+    on a time with two-digit fields everywhere)."""
+    return len(datetime(2000, 12, 31, 23, 59, 59).strftime(pattern))

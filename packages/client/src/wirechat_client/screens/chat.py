@@ -81,8 +81,10 @@ class ChatScreen(ChatKeys):
         self.topic_bar = TopicBar(id="topic")
         self.unread_badge = UnreadBadge(id="unread")
         self.user_list = UserList(id="users")
-        self.conversations = Conversations(self._added, self._dropped, self.now, tz)
-        self.feed = Feed(self.conversations, me)
+        self.conversations = Conversations(
+            self._added, self._dropped, self.now, tz, self._config.timestamp_format
+        )
+        self.feed = Feed(self.conversations, me, self._config.highlight_words)
         self._actions = LineActions(self.conversations, self.feed, self.post_message)
         self.chat_input = ChatInput(
             # Nobody completes their own name: Tab offers the others.
@@ -124,7 +126,7 @@ class ChatScreen(ChatKeys):
     # -- the conversations' widgets -----------------------------------------------------------
 
     def _added(self, conversation: Conversation) -> None:
-        log = ChatLog(conversation.log, tz=self._tz)
+        log = ChatLog(conversation.log, tz=self._tz, time_format=self._config.timestamp_format)
         log.display = False
         self._logs_by_conversation[conversation] = log
         if self.is_mounted:

@@ -27,7 +27,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from ..drawing import DARK_PALETTE, LIGHT_PALETTE, Look, entry_height, render_entry
-from ..lines import LogEntry
+from ..lines import DEFAULT_TIME_FORMAT, LogEntry
 from ..log_model import MAX_ENTRIES, Added, LogModel
 
 # MAX_ENTRIES is the cap of a log made here without a model: exported for the benchmark.
@@ -79,6 +79,7 @@ class ChatLog(ScrollView, can_focus=False):
         model: LogModel | None = None,
         *,
         tz: tzinfo | None = None,
+        time_format: str = DEFAULT_TIME_FORMAT,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -86,6 +87,7 @@ class ChatLog(ScrollView, can_focus=False):
         self._model = model if model is not None else LogModel()
         self._model.view = self
         self.tz = tz
+        self.time_format = time_format
         self._rows: deque[tuple[LogEntry, int]] = deque()  # (entry, row within it)
         self._width = 0
         self._look: Look | None = None
@@ -243,6 +245,7 @@ class ChatLog(ScrollView, can_focus=False):
                 pending=fg("chat-log--pending"),
                 palette=DARK_PALETTE if self.app.current_theme.dark else LIGHT_PALETTE,
                 tz=self.tz,
+                time_format=self.time_format,
             )
         return self._look
 
@@ -262,7 +265,7 @@ class ChatLog(ScrollView, can_focus=False):
         entry.generation = self._generation
 
     def _measure(self, entry: LogEntry) -> None:
-        entry.height = entry_height(entry, self._width)
+        entry.height = entry_height(entry, self._width, self.time_format)
 
     def _append_rows(self, start: int, removed: int, follow: bool) -> None:
         """The fast path: ``removed`` entries went from the top (their rows are the first
