@@ -963,7 +963,7 @@ def test_after_a_long_flush_the_next_waits_a_share_of_its_duration_after_it_ende
     fanout, loop, a = timed.fanout, timed.loop, timed.room
 
     fanout.to_room(a, ev("first"))
-    assert loop.delays == [0.001]  # a quiet loop: the coalescing delay alone
+    assert loop.delays == [0.0]  # a quiet loop: at the end of the turn
     timed.run_next()  # the flush takes 0.5 s
 
     timed.now[0] += 0.1
@@ -975,7 +975,7 @@ def test_after_a_long_flush_the_next_waits_a_share_of_its_duration_after_it_ende
     # as the whole of it: no more pacing.
     timed.now[0] += paced + 0.01
     fanout.to_room(a, ev("third"))
-    assert loop.delays[-1] == 0.001
+    assert loop.delays[-1] == 0.0
     timed.run_next()
     assert timed.member.tokens() == ["first", "second", "third"]
 
@@ -985,7 +985,27 @@ def test_a_short_flush_does_not_pace_the_next() -> None:
     for token in ("first", "second"):
         timed.fanout.to_room(timed.room, ev(token))
         timed.run_next()
-    assert timed.loop.delays == [0.001, 0.001]
+    assert timed.loop.delays == [0.0, 0.0]
+
+
+def test_while_events_keep_coming_flushes_start_at_most_one_delay_apart() -> None:
+    timed = Timed(cost=0.0)
+    fanout, loop, a = timed.fanout, timed.loop, timed.room
+
+    fanout.to_room(a, ev("lone"))
+    timed.run_next()
+    timed.now[0] += 0.0004  # the next event comes soon after that flush began...
+    fanout.to_room(a, ev("soon"))
+    fanout.to_room(a, ev("sooner"))
+    assert loop.delays[-1] == pytest.approx(0.0006)  # ...so it waits out the 1 ms since then
+    assert len(loop.delays) == 2  # one flush for both
+    timed.run_next()
+
+    timed.now[0] += 0.01  # a quiet moment: no wait again
+    fanout.to_room(a, ev("later"))
+    assert loop.delays[-1] == 0.0
+    timed.run_next()
+    assert timed.member.writes == [b"N<lone>", b"N<soon>N<sooner>", b"N<later>"]
 
 
 def test_without_a_delay_a_quiet_loop_flushes_at_the_end_of_the_turn() -> None:
@@ -1003,9 +1023,9 @@ def test_expedite_writes_at_the_end_of_the_turn_unless_the_last_flush_was_long()
     timed = Timed(cost=0.5)
     fanout, loop, a, slow = timed.fanout, timed.loop, timed.room, timed.member
 
-    fanout.to_room(a, ev("first"))  # a delayed flush is scheduled...
+    fanout.to_room(a, ev("first"))  # a flush is scheduled...
     fanout.expedite()  # ...and an immediate one, which writes it
-    assert loop.delays == [0.001, 0.0]
+    assert loop.delays == [0.0, 0.0]
     timed.run_next()
     assert slow.tokens() == ["first"]
     timed.run_next()  # the delayed one finds nothing left

@@ -123,9 +123,10 @@ class ServerConfig:
     )
     coalesce_delay: float = _setting(
         0.002,
-        "seconds messages may gather after the first of a quiet moment before they are stored "
-        "and relayed: messages sent at about the same time then cost one commit and one write "
-        "per recipient, not one each (at most 0.1; 0: at once)",
+        "while messages keep coming, at most one commit and one write-out to recipients per "
+        "this many seconds: messages sent at about the same time then cost one commit and one "
+        "write per recipient, not one each. The first message after a quiet moment waits for "
+        "nothing (at most 0.1; 0: once per loop turn)",
     )
     msg_burst: int = _setting(
         10, "requests a client may send at once before the rate limit applies (a short paste)"

@@ -3,8 +3,9 @@
 Everything the chat core says goes through :class:`Fanout`: to a room (:meth:`Fanout.to_room`,
 optionally leaving out one member: a sender does not get its own message back) or to one member
 (:meth:`Fanout.to_member`: acks, errors, history pages). Nothing is written until
-:meth:`Fanout.flush` runs, a short delay after the first event queued (the server's
-``coalesce_delay``, 2 ms; a "turn" below is what is queued between two flushes), and then:
+:meth:`Fanout.flush` runs: at the end of the loop turn in which the first event was queued, or,
+while events keep coming, at most once per the server's ``coalesce_delay`` (2 ms). A "turn"
+below is what is queued between two flushes. Then:
 
 - each event is rendered once per wire format in use (JSON for native clients, a text line for
   plain-text ones), never once per recipient;
@@ -167,9 +168,13 @@ class Scheduler(Protocol):
 class Fanout:
     """The queue of everything owed to members, written by :meth:`flush`.
 
-    A flush is scheduled on ``loop`` when the first event is queued after a flush, to run
-    ``delay`` seconds later: what arrives meanwhile (the messages of five senders typing at
-    once, say) then costs each recipient one write instead of one each. After a long flush
+    A flush is scheduled on ``loop`` when the first event is queued after a flush. After a quiet
+    moment it runs at the end of the loop's turn: a lone message waits for nothing. While
+    events keep coming, flushes start at most ``delay`` seconds apart, and what arrives
+    meanwhile (the messages of five senders typing at once, say) costs each recipient one
+    write instead of one each: the delay is paid only under load, where it saves writes.
+    (A fixed wait after every first event cost a lone message about 3 ms of a 7 ms median
+    at 20 messages/s to 1,000 members, and saved nothing there.) After a long flush
     (:data:`PACE_AFTER`), the next one also waits until half as long as that one took
     (:data:`PACE_FACTOR`) has passed since it ended, so that writing to a big room takes at
     most about two thirds of the loop's time: requests keep being read and handled, and each
@@ -193,7 +198,8 @@ class Fanout:
         self._flush_pending = False
         self._expedite_pending = False
         self._after_flush: list[Callable[[], None]] = []
-        self._last_took = 0.0  # how long the last flush took
+        self._last_start = float("-inf")  # when the last flush began (clock)
+        self._last_took = 0.0  # how long it took
         self._last_end = 0.0  # when it ended (clock)
 
     # -- queueing ----------------------------------------------------------------------------
@@ -272,23 +278,24 @@ class Fanout:
         self._queue.append(entry)
         if not self._flush_pending:
             self._flush_pending = True
-            delay = max(self._delay, self._pacing())
+            now = self._clock()
+            delay = max(self._last_start + self._delay - now, self._pacing(now))
             if delay > 0:
                 self._loop.call_later(delay, self._scheduled_flush)
             else:
                 self._loop.call_soon(self._scheduled_flush)
 
-    def _pacing(self) -> float:
+    def _pacing(self, now: float) -> float:
         """How long the next flush must still wait because the last one was long."""
         if self._last_took < PACE_AFTER:
             return 0.0
-        return self._last_took * PACE_FACTOR - (self._clock() - self._last_end)
+        return self._last_took * PACE_FACTOR - (now - self._last_end)
 
     def expedite(self) -> None:
         """Write what is queued at the end of this turn, not after the coalescing delay (a
         commit's relays: they already waited for the disk, which grouped them). Pacing still
         applies: after a long flush, the paced one writes them."""
-        if not self._expedite_pending and self._pacing() <= 0:
+        if not self._expedite_pending and self._pacing(self._clock()) <= 0:
             self._expedite_pending = True
             self._loop.call_soon(self._expedited_flush)
 
@@ -313,7 +320,7 @@ class Fanout:
         """Write everything queued: one write per member, one render per format."""
         if not self._queue:
             return
-        started = self._clock()
+        started = self._last_start = self._clock()
         touched, special = self._touched, self._special
         layouts: dict[tuple[Group, WireFormat], _Layout] = {}
         try:

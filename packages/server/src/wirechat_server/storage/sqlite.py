@@ -12,10 +12,10 @@ connection each; a checkpoint thread copies the WAL back into the database, so t
 has to (:mod:`.sqlite_checkpoint`). In WAL mode SQLite lets reads run during a commit, so history
 requests never wait for an fsync, and they only ever see committed messages.
 
-Group commit. :meth:`~MessageStore.submit` only queues; ``coalesce_delay`` after the first
-submission (or at the end of the loop turn, without a delay) everything queued goes to the
-writer in one hand-off. The writer takes everything queued, writes it in one transaction,
-commits once, and resolves the whole batch with one ``call_soon_threadsafe``.
+Group commit. :meth:`~MessageStore.submit` only queues; at the end of the loop turn everything
+queued goes to the writer in one hand-off, and while submissions keep coming, at most one
+hand-off per ``coalesce_delay``. The writer takes everything queued, writes it in one
+transaction, commits once, and resolves the whole batch with one ``call_soon_threadsafe``.
 
 Order. Ids are assigned by the writer in commit order: strictly increasing, never reused (not
 after retention, not across restarts). A batch's futures are resolved in id order, and batches in
@@ -137,6 +137,7 @@ class MessageStore:
         self._session_rows: list[SessionRow] = []  # likewise, sessions to save
         self._session_expiry_ms = 0
         self._handoff_scheduled = False
+        self._last_handoff = float("-inf")  # loop time
         self._outstanding = 0  # submitted, not yet resolved: what max_pending bounds
         self._last_id = 0
         self._available = True
@@ -286,22 +287,27 @@ class MessageStore:
         return future
 
     def _schedule_handoff(self) -> None:
-        # One hand-off per loop turn (or per coalescing delay): one lock round trip for all
-        # that came meanwhile, which then reaches the writer as (part of) one batch. Without
-        # the delay, of five messages sent at once the first would be committed alone and
-        # the other four in a second commit, a second fsync and a second write to everyone.
+        # One hand-off per loop turn: one lock round trip for all that came meanwhile, which
+        # reaches the writer as (part of) one batch; and what comes while the writer commits
+        # forms the next batch by itself. After a quiet moment the hand-off is at the end of
+        # this turn, so a lone message waits for nothing but its commit; while messages keep
+        # coming, at most one hand-off per coalescing delay, so that a stream of them is
+        # committed in groups rather than one by one.
         if self._handoff_scheduled:
             return
         loop = self._loop
         assert loop is not None
         self._handoff_scheduled = True
-        if self._coalesce_delay:
-            loop.call_later(self._coalesce_delay, self._handoff)
+        wait = self._last_handoff + self._coalesce_delay - loop.time()
+        if wait > 0:
+            loop.call_later(wait, self._handoff)
         else:
             loop.call_soon(self._handoff)
 
     def _handoff(self) -> None:
         self._handoff_scheduled = False
+        assert self._loop is not None
+        self._last_handoff = self._loop.time()
         incoming, self._incoming = self._incoming, []
         sessions, self._session_rows = self._session_rows, []
         if self._writer is not None:
