@@ -197,6 +197,10 @@ def room(now: int = FIXED_MS) -> Conversation:
     return Conversation("#lobby", "#lobby", Kind.ROOM, lambda: now, UTC)
 
 
+#: The date line above the oldest message: the day of FIXED_MS.
+THURSDAY = "Thursday 2 January 2025"
+
+
 def said(n: int, sender: str = "bob", ts: int = FIXED_MS) -> LogEntry:
     return message_entry(Message(id=n, ts=ts, sender=sender, text=f"message {n}"), "me")
 
@@ -205,7 +209,7 @@ def test_a_conversation_places_messages_by_id_and_counts_them_while_not_shown() 
     conversation = room()
     conversation.add_messages([said(2), said(1)], count=True)
     conversation.add_messages([said(2), said(3, sender="me")], count=True)
-    assert texts(conversation.log) == ["message 1", "message 2", "message 3"]
+    assert texts(conversation.log) == [THURSDAY, "message 1", "message 2", "message 3"]
     assert conversation.unread == 2  # ours is not news, nor the repeat
     conversation.seen()
     assert conversation.unread == 0
@@ -215,9 +219,25 @@ def test_a_conversation_marks_a_day_change_between_messages() -> None:
     conversation = room()
     conversation.add_messages([said(1), said(2, ts=FIXED_MS + DAY_MS)], count=False)
     assert texts(conversation.log) == [
+        THURSDAY,
         "message 1",
         "Day changed to Friday 3 January 2025",
         "message 2",
+    ]
+
+
+def test_the_oldest_day_has_a_date_line_that_becomes_a_day_change_when_older_come() -> None:
+    conversation = room()
+    conversation.add_messages([said(5, ts=FIXED_MS + DAY_MS)], count=False)
+    assert texts(conversation.log) == ["Friday 3 January 2025", "message 5"]
+    conversation.older_page([said(4, ts=FIXED_MS + DAY_MS), said(3)], more=False, count=False)
+    assert texts(conversation.log) == [
+        "— beginning of history —",
+        THURSDAY,
+        "message 3",
+        "Day changed to Friday 3 January 2025",
+        "message 4",
+        "message 5",
     ]
 
 
@@ -227,7 +247,7 @@ def test_a_resent_line_already_shown_goes_when_acknowledged_as_a_duplicate() -> 
     conversation.log.add([mine])
     conversation.add_messages([said(1, sender="me")], count=False)  # it came back in a replay
     conversation.confirm(mine, 1, FIXED_MS, duplicate=True)
-    assert texts(conversation.log) == ["message 1"]
+    assert texts(conversation.log) == [THURSDAY, "message 1"]
     assert conversation.log.find(1) is not mine
 
 
@@ -235,5 +255,5 @@ def test_a_live_message_with_an_id_already_shown_means_the_ids_started_again() -
     conversation = room()
     conversation.add_messages([said(1), said(2)], count=False)
     conversation.add_messages([said(1, sender="ann")], count=False, live=True)
-    assert texts(conversation.log) == ["message 1", "message 2", "message 1"]
+    assert texts(conversation.log) == [THURSDAY, "message 1", "message 2", "message 1"]
     assert conversation.log.find(1) is conversation.log.entries[-1]

@@ -39,6 +39,9 @@ HISTORY_PAGE: Final = 50
 _BEGINNING: Final = (-1, 0)
 _LOADING: Final = (-1, 1)
 
+#: The kinds of line that are messages (the others are local, or about presence).
+_SAID: Final = (LineKind.MESSAGE, LineKind.ACTION)
+
 
 class Kind(Enum):
     ROOM = "room"
@@ -62,9 +65,11 @@ def message_entry(message: Message, me: str, highlights: Sequence[str] = ()) -> 
 
 
 def _message_at(entries: Sequence[LogEntry], index: int, step: int) -> LogEntry | None:
-    """The first message from ``index`` on, going ``step`` (local lines are skipped)."""
+    """The first message from ``index`` on, going ``step`` (local lines are skipped; a
+    message whose id was forgotten when the server's ids restarted still counts)."""
     while 0 <= index < len(entries):
-        if entries[index].id is not None:
+        entry = entries[index]
+        if entry.id is not None or (entry.kind in _SAID and entry.ts is not None):
             return entries[index]
         index += step
     return None
@@ -310,7 +315,7 @@ class Conversation:
             index = bisect.bisect_left(entries, entry.order, key=order_key)
             self._want_day_line(entry, _message_at(entries, index - 1, -1), add, drop)
             after = _message_at(entries, index + 1, 1)
-            if after is not None:
+            if after is not None and after.id is not None:
                 self._want_day_line(after, entry, add, drop)
         if drop:
             self.log.discard(drop)
@@ -320,19 +325,24 @@ class Conversation:
     def _want_day_line(
         self, entry: LogEntry, before: LogEntry | None, add: list[LogEntry], drop: list[LogEntry]
     ) -> None:
+        """Keep the date line ``entry`` wants: "Day changed" after a message of another day,
+        the bare date above the oldest message shown (WeeChat and irssi open a log with it:
+        without it the oldest day's messages have times but no date)."""
         assert entry.id is not None
         day = self._day(entry)
-        wanted = before is not None and day is not None and self._day(before) not in (None, day)
+        text = ""
+        if day is not None and before is None:
+            text = f"{day:%A %-d %B %Y}"
+        elif day is not None and before is not None and self._day(before) not in (None, day):
+            text = f"Day changed to {day:%A %-d %B %Y}"
         line = self._day_lines.get(entry.id)
-        if wanted and line is None and day is not None:
-            line = make_entry(
-                LineKind.INFO,
-                f"Day changed to {day:%A %-d %B %Y}",
-                ts=entry.ts,
-                order=self._order_of(entry.id, -1),
-            )
+        if text and line is None:
+            line = make_entry(LineKind.INFO, text, ts=entry.ts, order=self._order_of(entry.id, -1))
             self._day_lines[entry.id] = line
             add.append(line)
-        elif not wanted and line is not None:
+        elif text and line is not None and line.text != text:
+            line.text = text  # older messages came in above: the date became a change of day
+            self.log.changed(line)
+        elif not text and line is not None:
             del self._day_lines[entry.id]
             drop.append(line)
