@@ -13,7 +13,7 @@ the text wrapped beside the bar so that wrapped rows keep the column clean::
 
 from __future__ import annotations
 
-import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Final
@@ -25,20 +25,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from wirechat_common import name_key
-
 from .lines import DEFAULT_TIME_FORMAT, LineKind, LogEntry, failure_note, format_time, time_width
-
-#: Nick colours, picked by a hash of the nick so a nick keeps its colour across sessions and
-#: clients. One palette per background: bright on dark themes, deep on light ones, all legible.
-DARK_PALETTE: Final = (
-    "#e06c75", "#98c379", "#e5c07b", "#61afef", "#c678dd", "#56b6c2",
-    "#d19a66", "#ff79c6", "#8be9fd", "#50fa7b", "#bd93f9", "#f1fa8c",
-)  # fmt: skip
-LIGHT_PALETTE: Final = (
-    "#b0303c", "#2e7d32", "#8a6d00", "#1f5fa8", "#7b3fa0", "#00796b",
-    "#a04a00", "#ad1457", "#00699b", "#1b7a3e", "#5b3fb5", "#6d6300",
-)  # fmt: skip
+from .nick_colors import DARK_PALETTE, hashed_slot
 
 _BAR: Final = " │ "
 
@@ -60,11 +48,6 @@ _MARKERS: Final = {
 }
 
 
-def nick_color(nick: str, palette: tuple[str, ...]) -> str:
-    """The stable colour of ``nick`` in ``palette`` (crc32: the same in every process)."""
-    return palette[zlib.crc32(name_key(nick).encode()) % len(palette)]
-
-
 @dataclass(frozen=True, slots=True)
 class Look:
     """Everything drawing needs besides the line: styles from the stylesheet, the palette of
@@ -82,8 +65,13 @@ class Look:
     mention: Style
     pending: Style
     palette: tuple[str, ...] = DARK_PALETTE
+    nick_slot: Callable[[str], int] = hashed_slot  # a NickColors' slot, in the app
     tz: tzinfo | None = None
     time_format: str = DEFAULT_TIME_FORMAT
+
+
+def _nick_color(nick: str, look: Look) -> str:
+    return look.palette[look.nick_slot(nick) % len(look.palette)]
 
 
 def _prefix(entry: LogEntry, look: Look, nick_width: int, with_time: bool) -> Text:
@@ -108,7 +96,7 @@ def _prefix(entry: LogEntry, look: Look, nick_width: int, with_time: bool) -> Te
         label, label_style = marker, style.get(entry.kind, look.system)
     else:
         label = entry.nick if len(entry.nick) <= nick_width else entry.nick[: nick_width - 1] + "…"
-        label_style = Style(color=nick_color(entry.nick, look.palette), bold=entry.own)
+        label_style = Style(color=_nick_color(entry.nick, look), bold=entry.own)
     prefix.append(label.rjust(nick_width), label_style)
     prefix.append(_BAR, look.bar)
     return prefix
@@ -118,7 +106,7 @@ def _body(entry: LogEntry, look: Look) -> Text:
     kind = entry.kind
     body = Text(end="")
     if kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
-        body.append(entry.nick, Style(color=nick_color(entry.nick, look.palette), bold=True))
+        body.append(entry.nick, Style(color=_nick_color(entry.nick, look), bold=True))
         body.append(" ")
     text_style = {
         LineKind.ERROR: look.error,

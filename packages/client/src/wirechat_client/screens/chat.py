@@ -36,6 +36,7 @@ from ..feed import Feed
 from ..line_actions import LineActions
 from ..lines import LineKind
 from ..messages import ActivityChanged, Alerted, ServerRequested
+from ..nick_colors import NickColors
 from ..widgets.chat_input import ChatInput
 from ..widgets.chat_log import ChatLog
 from ..widgets.draft_view import DraftView
@@ -77,10 +78,12 @@ class ChatScreen(ChatKeys):
         self.status_bar = StatusBar(id="status")
         self.status_bar.server = str(address)
         self.status_bar.me = me
-        self.room_list = RoomList(id="rooms")
+        # One table of colours for the whole screen: a person has one colour everywhere.
+        self.nick_colors = NickColors()
+        self.room_list = RoomList(nick_colors=self.nick_colors, id="rooms")
         self.topic_bar = TopicBar(id="topic")
         self.unread_badge = UnreadBadge(id="unread")
-        self.user_list = UserList(id="users")
+        self.user_list = UserList(nick_colors=self.nick_colors, id="users")
         self.conversations = Conversations(
             self._added, self._dropped, self.now, tz, self._config.timestamp_format
         )
@@ -126,7 +129,12 @@ class ChatScreen(ChatKeys):
     # -- the conversations' widgets -----------------------------------------------------------
 
     def _added(self, conversation: Conversation) -> None:
-        log = ChatLog(conversation.log, tz=self._tz, time_format=self._config.timestamp_format)
+        log = ChatLog(
+            conversation.log,
+            tz=self._tz,
+            time_format=self._config.timestamp_format,
+            nick_colors=self.nick_colors,
+        )
         log.display = False
         self._logs_by_conversation[conversation] = log
         if self.is_mounted:
@@ -181,6 +189,7 @@ class ChatScreen(ChatKeys):
         signature = (current.key, current.users_version, self.me)
         if signature != self._shown_users:
             self._shown_users = signature
+            self.nick_colors.present(users)
             self.user_list.set_users(users, self.me)
         hint = {
             Kind.ROOM: "no topic (/topic TEXT sets one)",

@@ -26,9 +26,10 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from ..drawing import DARK_PALETTE, LIGHT_PALETTE, Look, entry_height, render_entry
+from ..drawing import Look, entry_height, render_entry
 from ..lines import DEFAULT_TIME_FORMAT, LogEntry
 from ..log_model import MAX_ENTRIES, Added, LogModel
+from ..nick_colors import NickColors, palette_for
 
 # MAX_ENTRIES is the cap of a log made here without a model: exported for the benchmark.
 __all__ = ["MAX_ENTRIES", "ChatLog"]
@@ -80,6 +81,7 @@ class ChatLog(ScrollView, can_focus=False):
         *,
         tz: tzinfo | None = None,
         time_format: str = DEFAULT_TIME_FORMAT,
+        nick_colors: NickColors | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
@@ -88,6 +90,7 @@ class ChatLog(ScrollView, can_focus=False):
         self._model.view = self
         self.tz = tz
         self.time_format = time_format
+        self.nick_colors = nick_colors or NickColors()
         self._rows: deque[tuple[LogEntry, int]] = deque()  # (entry, row within it)
         self._width = 0
         self._look: Look | None = None
@@ -243,7 +246,8 @@ class ChatLog(ScrollView, can_focus=False):
                 own=bg("chat-log--own"),
                 mention=bg("chat-log--mention"),
                 pending=fg("chat-log--pending"),
-                palette=DARK_PALETTE if self.app.current_theme.dark else LIGHT_PALETTE,
+                palette=palette_for(self.app.current_theme.dark),
+                nick_slot=self.nick_colors.slot,
                 tz=self.tz,
                 time_format=self.time_format,
             )

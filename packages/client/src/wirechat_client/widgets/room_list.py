@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ..drawing import DARK_PALETTE, LIGHT_PALETTE, nick_color
+from ..nick_colors import NickColors, palette_for
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,8 +38,15 @@ class RoomList(OptionList):
 
         key: str
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        nick_colors: NickColors | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        self.nick_colors = nick_colors or NickColors()
         self._items: tuple[RoomItem, ...] = ()
         self._current = ""
         self.border_title = "rooms"
@@ -57,7 +64,7 @@ class RoomList(OptionList):
         self._show()
 
     def _show(self) -> None:
-        palette = DARK_PALETTE if self.app.current_theme.dark else LIGHT_PALETTE
+        palette = palette_for(self.app.current_theme.dark)
         options: list[Option | None] = []
         for index, item in enumerate(self._items):
             if item.direct and (index == 0 or not self._items[index - 1].direct) and options:
@@ -72,7 +79,7 @@ class RoomList(OptionList):
         mention = self.get_component_rich_style("room-list--mention", partial=True)
         marker = ("!", mention) if item.mentioned else (" ", Style())
         name_style = Style(
-            color=nick_color(item.name, palette) if item.direct else None,
+            color=self.nick_colors.color(item.name, palette) if item.direct else None,
             bold=item.unread > 0,
         )
         text = Text.assemble(marker, (item.name, name_style), end="")

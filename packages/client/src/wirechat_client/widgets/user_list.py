@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from wirechat_common import name_key, sanitize_text
 
-from ..drawing import DARK_PALETTE, LIGHT_PALETTE, nick_color
+from ..nick_colors import NickColors, palette_for
 
 
 class UserList(OptionList):
@@ -26,8 +26,15 @@ class UserList(OptionList):
 
         name: str
 
-    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        nick_colors: NickColors | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
         super().__init__(id=id, classes=classes)
+        self.nick_colors = nick_colors or NickColors()
         self._names: list[str] = []  # sorted by name_key
         self.me = ""
 
@@ -55,7 +62,7 @@ class UserList(OptionList):
         self._show()
 
     def _show(self) -> None:
-        palette = DARK_PALETTE if self.app.current_theme.dark else LIGHT_PALETTE
+        palette = palette_for(self.app.current_theme.dark)
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.set_options(
             Option(
@@ -64,7 +71,8 @@ class UserList(OptionList):
                 Text(
                     name,
                     Style(
-                        color=nick_color(name, palette), bold=name_key(name) == name_key(self.me)
+                        color=self.nick_colors.color(name, palette),
+                        bold=name_key(name) == name_key(self.me),
                     ),
                     end="",
                 ),
