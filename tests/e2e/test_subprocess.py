@@ -253,3 +253,23 @@ async def test_an_unusable_data_dir_is_a_clear_error_and_exit_1(
     assert process.returncode == 1
     assert "ERROR wirechat.server: cannot open the message store" in log
     assert "Traceback" not in log
+
+
+async def test_a_second_server_on_the_same_data_dir_refuses_to_start_in_one_line(
+    tmp_path: pathlib.Path,
+) -> None:
+    async with server_process("--data-dir", str(tmp_path)) as first:
+        status, _, err = await run_cli("--port", "0", "--data-dir", str(tmp_path))
+        assert status == 1, err
+        [line] = err.splitlines()  # one clear line, no traceback
+        assert "cannot open the message store" in line
+        assert f"is in use by another wirechat server (process {first.process.pid})" in line
+        # ...and the first serves on, its store intact.
+        client = await NativeClient.connect(first.address, "still")
+        await client.send(Say(text="after the refusal", client_id="c1"))
+        assert (await client.expect(Ack)).id > 0
+        await client.close()
+    # Once the first has stopped, the lock is free: a new server opens the same store.
+    async with server_process("--data-dir", str(tmp_path)) as again:
+        client = await NativeClient.connect(again.address, "back")
+        await client.close()

@@ -8,6 +8,7 @@ faults (E1, E5, E6 slow storage) are in ``test_store_faults.py``.
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 import threading
 import time
@@ -17,6 +18,7 @@ import pytest
 
 from tests.support.stores import WAIT, opened, say, stored
 from wirechat_server.storage import sqlite_sql
+from wirechat_server.storage.lock import StoreInUse
 from wirechat_server.storage.sqlite import (
     AppendResult,
     MessageStore,
@@ -336,3 +338,18 @@ async def test_a_version_1_store_is_upgraded_in_place_and_keeps_its_messages(
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (2,)
     conn.close()
+
+
+async def test_a_second_store_on_the_same_database_is_refused_until_the_first_closes(
+    tmp_path: Path,
+) -> None:
+    first = MessageStore(tmp_path / "messages.db")
+    await first.start()
+    second = MessageStore(tmp_path / "messages.db")
+    with pytest.raises(
+        StoreInUse, match=rf"in use by another wirechat server \(process {os.getpid()}\)"
+    ):
+        await second.start()
+    await first.close()
+    async with MessageStore(tmp_path / "messages.db") as third:
+        assert third.last_id == first.last_id

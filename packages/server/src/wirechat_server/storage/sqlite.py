@@ -41,6 +41,7 @@ from typing import Any, Final
 from wirechat_common import MAX_HISTORY
 
 from . import sqlite_sql
+from .lock import StoreLock
 from .model import (
     AppendResult,
     PageQuery,
@@ -130,6 +131,7 @@ class MessageStore:
         self._coalesce_delay: Final = coalesce_delay
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: Writer | None = None
+        self._lock: StoreLock | None = None
         self._checkpointer: Checkpointer | None = None
         self._running = False
         self._closing: asyncio.Future[None] | None = None
@@ -152,14 +154,16 @@ class MessageStore:
     async def start(self) -> None:
         """Open (or create) the database, recover the last id, start the threads.
 
-        Raises :class:`StoreError` if the file cannot be opened or is not a compatible store.
+        Raises :class:`StoreError` if the file cannot be opened or is not a compatible store,
+        and :class:`~.lock.StoreInUse` (a :class:`StoreError`) if another process serves it.
         """
         if self._loop is not None:
             raise RuntimeError("the store was already started")
-        self._loop = loop = asyncio.get_running_loop()
         if self._path is None:
             self._tempdir = Path(tempfile.mkdtemp(prefix="wirechat-store-"))
             self._path = self._tempdir / "messages.db"
+        self._lock = StoreLock.take(self._path)  # before anything touches the database
+        self._loop = loop = asyncio.get_running_loop()
         self._writer = Writer(
             self._path,
             synchronous=self._synchronous,
@@ -207,6 +211,8 @@ class MessageStore:
         await asyncio.to_thread(self._readers.shutdown, wait=True)
         while not self._read_conns.empty():
             self._read_conns.get().close()
+        if self._lock is not None:
+            self._lock.release()
         if self._tempdir is not None:
             shutil.rmtree(self._tempdir, ignore_errors=True)
         self._closing.set_result(None)
