@@ -10,9 +10,9 @@ from textual.app import App, ComposeResult
 
 from tests.support.app import FIXED_MS, until
 from wirechat_client.drawing import Look, entry_height, render_entry
-from wirechat_client.nick_colors import nick_color
 from wirechat_client.lines import PENDING, LineKind, LogEntry, make_entry, mentions
 from wirechat_client.log_model import LogModel
+from wirechat_client.nick_colors import nick_color
 from wirechat_client.widgets.chat_log import ChatLog
 
 

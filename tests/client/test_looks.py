@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.color import Color
+from rich.style import Style
 from rich.text import Text
 from textual.theme import BUILTIN_THEMES
 
@@ -68,5 +69,9 @@ async def test_the_user_list_and_the_log_give_four_former_cyans_four_colours() -
         chat = await in_chat(pilot, app)
         await until(pilot, lambda: len(chat.user_list.names) == 5)
         prompts = [chat.user_list.get_option_at_index(i).prompt for i in range(5)]
-        colors = {str(p): p.style.color for p in prompts if isinstance(p, Text)}
+        colors = {
+            str(p): p.style.color
+            for p in prompts
+            if isinstance(p, Text) and isinstance(p.style, Style)
+        }
         assert len({colors[name] for name in CYANS}) == len(CYANS), colors

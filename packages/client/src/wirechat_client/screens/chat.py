@@ -80,10 +80,12 @@ class ChatScreen(ChatKeys):
         self.status_bar.me = me
         # One table of colours for the whole screen: a person has one colour everywhere.
         self.nick_colors = NickColors()
-        self.room_list = RoomList(nick_colors=self.nick_colors, id="rooms")
+        self.room_list = RoomList(id="rooms")
+        self.room_list.nick_colors = self.nick_colors
         self.topic_bar = TopicBar(id="topic")
         self.unread_badge = UnreadBadge(id="unread")
-        self.user_list = UserList(nick_colors=self.nick_colors, id="users")
+        self.user_list = UserList(id="users")
+        self.user_list.nick_colors = self.nick_colors
         self.conversations = Conversations(
             self._added, self._dropped, self.now, tz, self._config.timestamp_format
         )

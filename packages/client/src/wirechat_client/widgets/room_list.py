@@ -38,15 +38,9 @@ class RoomList(OptionList):
 
         key: str
 
-    def __init__(
-        self,
-        *,
-        nick_colors: NickColors | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.nick_colors = nick_colors or NickColors()
+        self.nick_colors = NickColors()  # the screen's own table replaces this one
         self._items: tuple[RoomItem, ...] = ()
         self._current = ""
         self.border_title = "rooms"

@@ -26,15 +26,9 @@ class UserList(OptionList):
 
         name: str
 
-    def __init__(
-        self,
-        *,
-        nick_colors: NickColors | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
-        self.nick_colors = nick_colors or NickColors()
+        self.nick_colors = NickColors()  # the screen's own table replaces this one
         self._names: list[str] = []  # sorted by name_key
         self.me = ""
 
