@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
@@ -9,6 +11,7 @@ from textual.theme import BUILTIN_THEMES
 
 from tests.support.app import ScriptedConnection, app_for, in_chat, until, welcome_script
 from wirechat_client.address import Address
+from wirechat_client.app import WirechatApp
 from wirechat_client.nick_colors import DARK_PALETTE, LIGHT_PALETTE, NickColors
 
 ADDRESS = Address("chat.example", 5001)
@@ -75,3 +78,30 @@ async def test_the_user_list_and_the_log_give_four_former_cyans_four_colours() -
             if isinstance(p, Text) and isinstance(p.style, Style)
         }
         assert len({colors[name] for name in CYANS}) == len(CYANS), colors
+
+
+async def test_at_80_columns_the_log_gets_the_user_lists_room_and_f2_f3_are_remembered(
+    tmp_path: Path,
+) -> None:
+    def app() -> WirechatApp:
+        peer = ScriptedConnection([welcome_script("alice", ["alice", "bob"])])
+        return app_for(ADDRESS, "alice", connect=peer.factory, prefs_dir=tmp_path)
+
+    first = app()
+    async with first.run_test(size=(80, 24)) as pilot:
+        chat = await in_chat(pilot, first)
+        await pilot.pause()
+        assert chat.user_list.region.width == 0
+        assert chat.room_list.region.width > 0
+        assert chat.chat_log.scrollable_content_region.width >= 60  # was 46
+        await pilot.press("f2", "f3")  # the user list in, the conversation list out
+        await until(pilot, lambda: chat.user_list.region.width > 0)
+        assert chat.room_list.region.width == 0
+    again = app()
+    async with again.run_test(size=(120, 40)) as pilot:
+        chat = await in_chat(pilot, again)
+        await pilot.pause()
+        assert chat.user_list.region.width > 0
+        assert chat.room_list.region.width == 0  # hidden even though 120 columns have room
+        await pilot.press("f3")
+        await until(pilot, lambda: chat.room_list.region.width > 0)

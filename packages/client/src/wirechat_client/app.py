@@ -28,6 +28,7 @@ from .messages import (
     Alerted,
     ConnectRequested,
     NetworkUpdate,
+    PaneToggled,
     QuitRequested,
     SendRequested,
     ServerRequested,
@@ -79,6 +80,11 @@ class WirechatApp(App[None]):
         self.connect_screen = ConnectScreen(server, name or remembered.name or "", message)
         self._start = (address, name) if connect_now and address and name else None
         self._theme = theme or remembered.theme or ""
+        self._panes = {
+            pane: choice == "shown"
+            for pane, choice in (("users", remembered.users), ("rooms", remembered.rooms))
+            if choice in ("shown", "hidden")
+        }
         self._factory = connect
         self._clock = clock
         self._tz = tz
@@ -144,6 +150,7 @@ class WirechatApp(App[None]):
             clock=self._clock,
             tz=self._tz,
             config=self.config,
+            panes=self._panes,
         )
         await self.push_screen(self.chat)
 
@@ -167,6 +174,10 @@ class WirechatApp(App[None]):
             return
         if self.connection is None or not self.connection.request(message.request):
             self.chat.request_failed(message.request)
+
+    def on_pane_toggled(self, toggled: PaneToggled) -> None:
+        self._panes[toggled.pane] = toggled.shown
+        self._prefs.save(**{toggled.pane: "shown" if toggled.shown else "hidden"})
 
     def on_activity_changed(self, changed: ActivityChanged) -> None:
         if self.chat is not None and self.connection is not None:

@@ -67,3 +67,11 @@ class Alerted(Message):
     """Mentions of us, or direct messages, just arrived: the bell, a notification."""
 
     alerts: list[Alert]
+
+
+@dataclass
+class PaneToggled(Message):
+    """The user showed or hid a pane (``users`` or ``rooms``): the App remembers it."""
+
+    pane: str
+    shown: bool

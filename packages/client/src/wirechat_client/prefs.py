@@ -1,4 +1,4 @@
-"""The last server, name and theme used, remembered in a small JSON file between runs.
+"""The last server, name, theme and panes (F2, F3) used, remembered in a small JSON file.
 
 The file lives at ``$XDG_CONFIG_HOME/wirechat/client.json`` (``~/.config`` when unset). It is a
 convenience, so a missing, unreadable or corrupt file is treated as empty, never as an error,
@@ -27,6 +27,9 @@ class Remembered:
     server: str | None = None
     name: str | None = None
     theme: str | None = None
+    # The user's last F2 / F3: "shown" or "hidden"; None until then (the width decides).
+    users: str | None = None
+    rooms: str | None = None
 
 
 def default_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -9,7 +9,7 @@ the conversation shown.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import tzinfo
 
 from textual.app import ComposeResult
@@ -52,8 +52,10 @@ from .confirm import Confirm
 class ChatScreen(ChatKeys):
     """Conversation list, topic, log, user list and input, under a status bar."""
 
-    # Under 64 columns the lists give their room to the log (F2 and F3 still show them).
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (64, "-wide")]
+    # The lists give their room to the log: the user list under 100 columns (at 80 the log
+    # then has 63, not 47), both under 64. F2 and F3 still show them, and once pressed the
+    # user's choice holds at any width.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (64, "-medium"), (100, "-wide")]
 
     def __init__(
         self,
@@ -63,8 +65,11 @@ class ChatScreen(ChatKeys):
         clock: Callable[[], float],
         tz: tzinfo | None,
         config: ClientConfig | None = None,
+        panes: Mapping[str, bool] | None = None,
     ) -> None:
+        """``panes``: the user's choices of F2 (``users``) and F3 (``rooms``), if made."""
         super().__init__()
+        self._panes = dict(panes or {})
         self.me = me
         self._config = config or ClientConfig()
         self._clock = clock
@@ -120,6 +125,8 @@ class ChatScreen(ChatKeys):
 
     def on_mount(self) -> None:
         self._early_logs.clear()
+        for pane, shown in self._panes.items():
+            self._pane(pane).display = shown
         self.chat_input.focus()
         self.app.theme_changed_signal.subscribe(self, lambda _: self._recolor())
         self._sync()

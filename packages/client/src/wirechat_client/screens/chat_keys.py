@@ -12,12 +12,13 @@ from typing import ClassVar
 
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
+from textual.widget import Widget
 
 from ..commands import help_lines
 from ..conversation import Conversation
 from ..conversations import Conversations
 from ..feed import Feed
-from ..messages import QuitRequested
+from ..messages import PaneToggled, QuitRequested
 from ..widgets.chat_log import ChatLog
 from ..widgets.room_list import RoomList
 from ..widgets.user_list import UserList
@@ -34,8 +35,8 @@ class ChatKeys(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("f1", "help", "Help", key_display="F1"),
-        Binding("f2", "toggle_users", "Users", key_display="F2"),
-        Binding("f3", "toggle_rooms", "Rooms", key_display="F3"),
+        Binding("f2", "toggle_pane('users')", "Users", key_display="F2"),
+        Binding("f3", "toggle_pane('rooms')", "Rooms", key_display="F3"),
         Binding("alt+up", "step(-1)", "Prev", key_display="Alt+↑"),
         Binding("alt+down", "step(1)", "Next", key_display="Alt+↓"),
         Binding("ctrl+p", "step(-1)", "Previous conversation", show=False),
@@ -100,11 +101,14 @@ class ChatKeys(Screen[None]):
 
         self.app.push_screen(Confirm("Leave the chat?", "Leave", "Stay"), answered)
 
-    def action_toggle_users(self) -> None:
-        self.user_list.display = not self.user_list.display
+    def _pane(self, pane: str) -> Widget:
+        return self.user_list if pane == "users" else self.room_list
 
-    def action_toggle_rooms(self) -> None:
-        self.room_list.display = not self.room_list.display
+    def action_toggle_pane(self, pane: str) -> None:
+        """Show or hide a list; the choice overrides the width's (and is remembered)."""
+        widget = self._pane(pane)
+        widget.display = not widget.display
+        self.post_message(PaneToggled(pane, widget.display))
 
     def action_page(self, direction: int) -> None:
         if direction < 0:
