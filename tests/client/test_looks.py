@@ -7,12 +7,23 @@ from pathlib import Path
 from rich.color import Color
 from rich.style import Style
 from rich.text import Text
+from textual.strip import Strip
 from textual.theme import BUILTIN_THEMES
 
-from tests.support.app import ScriptedConnection, app_for, in_chat, until, welcome_script
+from tests.support.app import (
+    FIXED_MS,
+    ScriptedConnection,
+    app_for,
+    in_chat,
+    log_shows,
+    topic_text,
+    until,
+    welcome_script,
+)
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
 from wirechat_client.nick_colors import DARK_PALETTE, LIGHT_PALETTE, NickColors
+from wirechat_common import Message, RoomInfo
 
 ADDRESS = Address("chat.example", 5001)
 
@@ -105,3 +116,47 @@ async def test_at_80_columns_the_log_gets_the_user_lists_room_and_f2_f3_are_reme
         assert chat.room_list.region.width == 0  # hidden even though 120 columns have room
         await pilot.press("f3")
         await until(pilot, lambda: chat.room_list.region.width > 0)
+
+
+LONG_URL = "https://wiki.example.com/teams/platform/releases/2025-01-02/checklist?section=rollback"
+
+
+def linked(strips: list[Strip]) -> set[str]:
+    """The link targets (OSC 8) in ``strips``."""
+    return {s.style.link for strip in strips for s in strip if s.style and s.style.link}
+
+
+async def test_a_url_in_the_topic_is_shown_whole_and_linked() -> None:
+    peer = ScriptedConnection(
+        [
+            welcome_script("alice", ["alice", "bob"]),
+            [RoomInfo(room="#lobby", users=["alice", "bob"], topic=f"release notes: {LONG_URL}.")],
+        ]
+    )
+    app = app_for(ADDRESS, "alice", connect=peer.factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await in_chat(pilot, app)
+        await until(pilot, lambda: "release" in topic_text(app))
+        await pilot.pause()
+        bar = chat.topic_bar
+        rows = [bar.render_line(y) for y in range(bar.size.height)]
+        assert "".join(row.text.strip() for row in rows).endswith(f"{LONG_URL}.")
+        assert linked(rows) == {LONG_URL}
+        assert bar.size.height <= 3
+
+
+async def test_urls_in_the_log_are_links() -> None:
+    text = f"see {LONG_URL}, and (http://x.org/a_(b)) too"
+    peer = ScriptedConnection(
+        [
+            welcome_script("alice", ["alice", "bob"]),
+            [Message(id=1, ts=FIXED_MS, sender="bob", text=text)],
+        ]
+    )
+    app = app_for(ADDRESS, "alice", connect=peer.factory)
+    async with app.run_test(size=(80, 24)) as pilot:
+        chat = await in_chat(pilot, app)
+        await log_shows(pilot, app, "too")
+        entry = chat.chat_log.model.find(1)
+        assert entry is not None
+        assert linked(entry.rows) == {LONG_URL, "http://x.org/a_(b)"}

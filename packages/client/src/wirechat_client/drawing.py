@@ -25,7 +25,15 @@ from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
 
-from .lines import DEFAULT_TIME_FORMAT, LineKind, LogEntry, failure_note, format_time, time_width
+from .lines import (
+    DEFAULT_TIME_FORMAT,
+    LineKind,
+    LogEntry,
+    failure_note,
+    find_urls,
+    format_time,
+    time_width,
+)
 from .nick_colors import DARK_PALETTE, hashed_slot
 
 _BAR: Final = " │ "
@@ -115,10 +123,19 @@ def _body(entry: LogEntry, look: Look) -> Text:
     }.get(kind)
     if kind in (LineKind.JOIN, LineKind.LEAVE):
         text_style = look.system
+    start = len(body)
     body.append(entry.text, text_style)
+    link(body, entry.text, start)
     if entry.failed:
         body.append(failure_note(entry), look.error if entry.failure else look.pending)
     return body
+
+
+def link(text: Text, plain: str, start: int = 0) -> None:
+    """Make the web addresses in ``plain`` (at ``start`` in ``text``) links the terminal can
+    open (OSC 8): a wrapped or cut address still opens whole."""
+    for begin, end in find_urls(plain):
+        text.stylize(Style(link=plain[begin:end]), start + begin, start + end)
 
 
 def _columns(width: int, time_format: str) -> tuple[bool, int, int]:

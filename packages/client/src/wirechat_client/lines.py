@@ -112,6 +112,24 @@ def mentions(text: str, name: str, words: Sequence[str] = ()) -> bool:
     return any(word and _mention_pattern(word).search(text) is not None for word in (name, *words))
 
 
+#: A web address. Sentence punctuation right after one is not part of it ("see https://x.org.").
+_URL: Final = re.compile(r"\b(?:https?|ftp)://[^\s<>\"'`]+")
+_URL_TAIL: Final = ".,;:!?'\")]}"
+
+
+def find_urls(text: str) -> list[tuple[int, int]]:
+    """Where web addresses are in ``text``: (start, end) pairs, to link them."""
+    found = []
+    for match in _URL.finditer(text):
+        url = match.group()
+        while url and url[-1] in _URL_TAIL:
+            if url[-1] == ")" and url.count("(") >= url.count(")"):
+                break  # a parenthesis of its own, as in wikipedia's addresses
+            url = url[:-1]
+        found.append((match.start(), match.start() + len(url)))
+    return found
+
+
 def format_time(ts: int, tz: tzinfo | None, pattern: str = DEFAULT_TIME_FORMAT) -> str:
     return datetime.fromtimestamp(ts / 1000, tz).strftime(pattern)
 

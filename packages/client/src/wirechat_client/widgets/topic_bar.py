@@ -1,4 +1,8 @@
-"""The line above the log: which conversation is shown, and its topic."""
+"""The line above the log: which conversation is shown, and its topic.
+
+A topic longer than the line wraps onto a second and a third (the stylesheet's max-height), and
+a web address in it is folded rather than cut, and linked: the whole address opens.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from wirechat_common import sanitize_text
+
+from ..drawing import link
 
 
 class TopicBar(Static):
@@ -16,7 +22,10 @@ class TopicBar(Static):
         line = Text(sanitize_text(name), style="bold", end="")
         if topic:
             line.append(" · ")
-            line.append(sanitize_text(topic))
+            start = len(line)
+            topic = sanitize_text(topic)
+            line.append(topic)
+            link(line, topic, start)
         elif hint:
             line.append(" · ")
             line.append(hint, style="dim")
