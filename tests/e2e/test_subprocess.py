@@ -63,6 +63,8 @@ async def test_help_names_every_setting_with_its_flag_and_environment_variable()
         assert flag_name(item.name) in out, item.name
         assert env_name(item.name) in out, item.name
         shown = f"default: {item.default}; " if item.default != "" else ""  # empty: not shown
+        if item.metadata["most"] is not None:  # a number: its range is shown too
+            shown += f"at most {item.metadata['most']:,}; "
         assert f"({shown}env {env_name(item.name)})" in " ".join(out.split())
 
 
@@ -75,7 +77,20 @@ async def test_help_names_every_setting_with_its_flag_and_environment_variable()
         (("--max-text-bytes", "9000"), {}, "max_text_bytes must not exceed max_line_bytes"),
         ((), {"WIRECHAT_MSG_RATE": "abc"}, "WIRECHAT_MSG_RATE='abc' is not a valid float"),
         ((), {"WIRECHAT_REGISTER_TIMEOUT": "0"}, "register_timeout must be positive, got 0"),
-        (("--coalesce-delay", "0.5"), {}, "coalesce_delay must be at most 0.1 (seconds)"),
+        (("--coalesce-delay", "0.5"), {}, "coalesce_delay must be at most 0.1, got 0.5"),
+        (("--port", "70000"), {}, "port must be at most 65,535, got 70,000"),
+        (("--msg-rate", "nan"), {}, "msg_rate must be a finite number, got nan"),
+        ((), {"WIRECHAT_IDLE_TIMEOUT": "inf"}, "idle_timeout must be a finite number, got inf"),
+        (
+            ("--write-timeout", "1e9"),
+            {},
+            "write_timeout must be at most 3,600.0, got 1,000,000,000.0",
+        ),
+        (
+            ("--soft-output-buffer", "300000"),
+            {},
+            "soft_output_buffer must not exceed max_output_buffer",
+        ),
     ],
     ids=[
         "negative",
@@ -85,6 +100,11 @@ async def test_help_names_every_setting_with_its_flag_and_environment_variable()
         "env-not-float",
         "env-zero",
         "too-long-delay",
+        "port-out-of-range",
+        "nan-rate",
+        "env-inf-duration",
+        "huge-duration",
+        "soft-above-hard",
     ],
 )
 async def test_invalid_setting_exits_with_status_2_and_a_clear_message(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +27,11 @@ LOG_LEVELS: Final = ("debug", "info", "warning", "error")
 STORAGE_KINDS: Final = ("sqlite", "none")
 #: The message database's file name inside data_dir.
 DATABASE_NAME: Final = "messages.sqlite3"
+MIB: Final = 1024 * 1024
+GIB: Final = 1024 * MIB
+HOUR: Final = 3600.0
+DAY: Final = 24 * HOUR
+WEEK: Final = 7 * DAY
 _ZERO_ALLOWED: Final = frozenset(
     {
         "port",
@@ -40,8 +46,15 @@ _ZERO_ALLOWED: Final = frozenset(
 )
 
 
-def _setting(default: Any, help: str, *, metavar: str | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "metavar": metavar})
+def _setting(
+    default: Any, help: str, *, metavar: str | None = None, most: float | None = None
+) -> Any:
+    """A setting's field. A number's range is zero (if in ``_ZERO_ALLOWED``, else just above
+    it) to ``most``: every number has one, so that no value can switch a limit off by
+    accident (a huge count, ``inf`` or ``nan`` seconds)."""
+    if isinstance(default, (int, float)) and most is None:
+        raise TypeError("a numeric setting needs its upper bound (most=)")
+    return field(default=default, metadata={"help": help, "metavar": metavar, "most": most})
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +62,7 @@ class ServerConfig:
     """Everything ``chat-server`` can be told; see ``chat-server --help`` or the README."""
 
     host: str = _setting("127.0.0.1", "address to listen on (0.0.0.0 for every interface)")
-    port: int = _setting(5001, "TCP port to listen on (0 picks a free one)")
+    port: int = _setting(5001, "TCP port to listen on (0 picks a free one)", most=65_535)
     listen: str = _setting(
         "",
         "more addresses to listen on, comma-separated: HOST:PORT or [IPV6]:PORT, each "
@@ -62,64 +75,88 @@ class ServerConfig:
         1000,
         "connections served at once; past it a newcomer gets an error line and is closed "
         "(the soft file-descriptor limit is raised to fit at start)",
+        most=1_000_000,
     )
     max_connections_per_ip: int = _setting(
         16,
         "connections served at once from one IP address (127.0.0.1 and ::1 are exempt); "
         "past it: too_many_connections",
+        most=1_000_000,
     )
     connect_rate_per_ip: int = _setting(
         32,
         "new connections one IP address may open per minute, in a burst or spread out "
         "(127.0.0.1 and ::1 are exempt); past it: too_many_connections",
+        most=1_000_000,
     )
     max_text_bytes: int = _setting(
-        MAX_TEXT_BYTES, "longest message text in bytes of UTF-8; longer text is refused, not cut"
+        MAX_TEXT_BYTES,
+        "longest message text in bytes of UTF-8; longer text is refused, not cut",
+        most=MAX_FRAME_BYTES,
     )
     max_frame_bytes: int = _setting(
         MAX_FRAME_BYTES,
         "longest native frame in bytes; a longer one (or that many bytes without a newline) "
         "gets frame_too_large and the connection is closed",
+        most=16 * MIB,
     )
     max_line_bytes: int = _setting(
-        8192, "longest plain-text line in bytes; past it the connection is closed"
+        8192,
+        "longest plain-text line in bytes; past it the connection is closed",
+        most=16 * MIB,
     )
     register_timeout: float = _setting(
-        60.0, "seconds a new connection has to register (send its name) before it is closed"
+        60.0,
+        "seconds a new connection has to register (send its name) before it is closed",
+        most=HOUR,
     )
     pre_register_max_frames: int = _setting(
         8,
         "native frames a client may send until its hello succeeds, that hello included; "
         "past it: register_abuse, closed",
+        most=1_000,
     )
     plain_name_wait: float = _setting(
         0.3,
         "seconds a plain-text client's first chunk may wait for a newline before it is taken "
         "as the name (the lab client sends its name with no newline)",
+        most=60.0,
     )
     idle_ping_interval: float = _setting(
-        60.0, "seconds of silence from a native client before the server pings it"
+        60.0,
+        "seconds of silence from a native client before the server pings it",
+        most=DAY,
     )
     idle_timeout: float = _setting(
-        30.0, "seconds a pinged native client has to answer before it is dropped (timeout)"
+        30.0,
+        "seconds a pinged native client has to answer before it is dropped (timeout)",
+        most=HOUR,
     )
     keepalive_idle: int = _setting(
-        60, "TCP keepalive: seconds idle before the first probe (finds dead plain-text peers)"
+        60,
+        "TCP keepalive: seconds idle before the first probe (finds dead plain-text peers)",
+        most=32_767,
     )
-    keepalive_interval: int = _setting(10, "TCP keepalive: seconds between probes")
-    keepalive_count: int = _setting(6, "TCP keepalive: unanswered probes before the peer is dead")
+    keepalive_interval: int = _setting(10, "TCP keepalive: seconds between probes", most=32_767)
+    keepalive_count: int = _setting(
+        6, "TCP keepalive: unanswered probes before the peer is dead", most=127
+    )
     max_output_buffer: int = _setting(
         256 * 1024,
         "bytes of unsent output a client may owe before it is cut off as too_slow "
         "(the others are never slowed down by it)",
+        most=GIB,
     )
     soft_output_buffer: int = _setting(
         64 * 1024,
         "bytes of unsent output past which the server stops reading that client's own "
         "requests until it catches up",
+        most=GIB,
     )
     write_timeout: float = _setting(
-        10.0, "seconds a client's unsent output may go without draining before: too_slow"
+        10.0,
+        "seconds a client's unsent output may go without draining before: too_slow",
+        most=HOUR,
     )
     coalesce_delay: float = _setting(
         0.002,
@@ -127,24 +164,33 @@ class ServerConfig:
         "this many seconds: messages sent at about the same time then cost one commit and one "
         "write per recipient, not one each. The first message after a quiet moment waits for "
         "nothing (at most 0.1; 0: once per loop turn)",
+        most=0.1,
     )
     msg_burst: int = _setting(
-        10, "requests a client may send at once before the rate limit applies (a short paste)"
+        10,
+        "requests a client may send at once before the rate limit applies (a short paste)",
+        most=100_000,
     )
     msg_rate: float = _setting(
         2.0,
         "requests per second a client may sustain past the burst; excess requests are "
         "delayed, not dropped (0 turns the limit off)",
+        most=100_000.0,
     )
     flood_backlog: float = _setting(
         10.0,
         "seconds of delayed requests a client may have queued before it is cut off (flood)",
+        most=HOUR,
     )
     max_consecutive_errors: int = _setting(
-        10, "refused requests in a row before the client is cut off (protocol_violation)"
+        10,
+        "refused requests in a row before the client is cut off (protocol_violation)",
+        most=100_000,
     )
     shutdown_timeout: float = _setting(
-        3.0, "seconds clients get to receive the shutdown notice before they are cut"
+        3.0,
+        "seconds clients get to receive the shutdown notice before they are cut",
+        most=HOUR,
     )
     storage: str = _setting(
         "sqlite",
@@ -163,47 +209,70 @@ class ServerConfig:
         "the server but may lose the last commits on power loss, for more throughput",
     )
     write_queue: int = _setting(
-        10_000, "messages that may wait for the disk at once; past it a say gets busy"
+        10_000,
+        "messages that may wait for the disk at once; past it a say gets busy",
+        most=10_000_000,
     )
     idempotency_window: float = _setting(
         86_400.0,
         "seconds during which a resent message (same sender, same client_id) is recognised "
         "and not stored or relayed again",
+        most=30 * DAY,
     )
     history_on_join: int = _setting(
-        50, "messages a native client gets when joining a room (and the default page size)"
+        50,
+        "messages a native client gets when joining a room (and the default page size)",
+        most=MAX_HISTORY,
     )
     plain_history_lines: int = _setting(
-        20, "lobby lines a plain-text user gets right after the welcome line (0: none)"
+        20,
+        "lobby lines a plain-text user gets right after the welcome line (0: none)",
+        most=MAX_HISTORY,
     )
     max_history: int = _setting(
-        200, "most messages one history page may hold; a larger request: history_window_too_large"
+        200,
+        "most messages one history page may hold; a larger request: history_window_too_large",
+        most=MAX_HISTORY,
     )
     max_rooms_per_user: int = _setting(
-        50, "rooms one connection may be in at once; past it: too_many_rooms"
+        50,
+        "rooms one connection may be in at once; past it: too_many_rooms",
+        most=100_000,
     )
     max_rooms: int = _setting(
-        10_000, "rooms with members the server keeps at once; past it: too_many_rooms"
+        10_000,
+        "rooms with members the server keeps at once; past it: too_many_rooms",
+        most=10_000_000,
     )
     retention_days: float = _setting(
-        0.0, "delete messages older than this many days (0: keep them)"
+        0.0,
+        "delete messages older than this many days (0: keep them)",
+        most=100_000.0,
     )
-    retention_per_room: int = _setting(0, "keep at most this many messages per room (0: no limit)")
+    retention_per_room: int = _setting(
+        0, "keep at most this many messages per room (0: no limit)", most=10**12
+    )
     retention_interval: float = _setting(
-        3600.0, "seconds between retention passes (the first one interval after the start)"
+        3600.0,
+        "seconds between retention passes (the first one interval after the start)",
+        most=WEEK,
     )
     session_ttl: float = _setting(
         86_400.0,
         "seconds a user's session outlives its last connection: a reconnect within it takes "
         "the name back and keeps reading its direct messages",
+        most=365 * DAY,
     )
     max_sessions: int = _setting(
-        10_000, "sessions of disconnected users kept at once (the oldest go first)"
+        10_000,
+        "sessions of disconnected users kept at once (the oldest go first)",
+        most=10_000_000,
     )
     welcome_users: int = _setting(
         100,
         "names a welcome lists at most (the rest are counted; each room's member list comes "
         "with its room frame): keeps a join O(1) in the welcome, not O(users)",
+        most=100_000,
     )
 
     def __post_init__(self) -> None:
@@ -212,17 +281,13 @@ class ServerConfig:
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                allowed_zero = item.name in _ZERO_ALLOWED
-                if value < 0 or (value == 0 and not allowed_zero):
-                    raise ValueError(f"{item.name} must be positive, got {value}")
+                _check_range(item.name, value, item.metadata["most"])
         if self.storage not in STORAGE_KINDS:
             raise ValueError(f"storage must be one of {', '.join(STORAGE_KINDS)}")
-        if self.coalesce_delay > 0.1:
-            raise ValueError("coalesce_delay must be at most 0.1 (seconds)")
+        if self.soft_output_buffer > self.max_output_buffer:
+            raise ValueError("soft_output_buffer must not exceed max_output_buffer")
         if self.storage_sync not in ("full", "normal"):
             raise ValueError("storage_sync must be full or normal")
-        if self.max_history > MAX_HISTORY:
-            raise ValueError(f"max_history must be at most {MAX_HISTORY} (the protocol's limit)")
         if self.history_on_join > self.max_history:
             raise ValueError("history_on_join must not exceed max_history")
         if self.max_text_bytes > self.max_line_bytes:
@@ -254,6 +319,15 @@ class ServerConfig:
             self.write_timeout,
         )
         return max(0.02, min(1.0, shortest / 4))
+
+
+def _check_range(name: str, value: float, most: float) -> None:
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value}")
+    if value < 0 or (value == 0 and name not in _ZERO_ALLOWED):
+        raise ValueError(f"{name} must be positive, got {value}")
+    if value > most:
+        raise ValueError(f"{name} must be at most {most:,}, got {value:,}")
 
 
 _CHOICES: Final = {
@@ -289,6 +363,13 @@ def _parser_for(kind: Any) -> Any:
     return parse
 
 
+def _limits(item: dataclasses.Field[Any]) -> str:
+    """The default and, for a number, the most allowed, as the help shows them."""
+    shown = f"default: {item.default}; " if item.default != "" else ""
+    most = item.metadata["most"]
+    return shown + (f"at most {most:,}; " if most is not None else "")
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add one flag per setting, each with its default and environment variable in the help."""
     for item in dataclasses.fields(ServerConfig):
@@ -299,8 +380,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             default=None,
             metavar=item.metadata["metavar"] or item.name.split("_")[-1].upper(),
             choices=_CHOICES.get(item.name),
-            help=f"{item.metadata['help']} (default: {item.default}; env "
-            f"{env_name(item.name)})".replace("(default: ; ", "("),
+            help=f"{item.metadata['help']} ({_limits(item)}env {env_name(item.name)})",
         )
 
 
