@@ -109,6 +109,9 @@ class Conversation:
         self._gap: LogEntry | None = None
         self._gap_text = ""
         self._day_lines: dict[int, LogEntry] = {}  # message id -> its "day changed" line
+        self._marker: LogEntry | None = None  # the read marker, once there is news under it
+        self._reading = False  # shown, in a focused terminal
+        self._away = False  # read before, and not since: the next news moves the marker
         self._base = 0  # added to ids to order them: above the old ones after an id restart
         # Lines refused while ours were waiting for their ack stay right under the one they
         # followed, wherever its ack puts it.
@@ -122,6 +125,22 @@ class Conversation:
     @property
     def loading(self) -> bool:
         return self._loading is not None
+
+    @property
+    def reading(self) -> bool:
+        """Whether the user can see this conversation now (shown, in a focused terminal)."""
+        return self._reading
+
+    @reading.setter
+    def reading(self, reading: bool) -> None:
+        # Leaving a conversation is what places its read marker (WeeChat's way): the first
+        # news after that goes under it. A conversation never read gets none.
+        self._away = self._away or (self._reading and not reading)
+        self._reading = reading
+
+    @property
+    def marker(self) -> LogEntry | None:
+        return self._marker
 
     # -- people -------------------------------------------------------------------------------
 
@@ -185,6 +204,8 @@ class Conversation:
                 entry.order = self._order_of(entry.id)
         placed = self.log.add(entries)
         self._fix_days(placed)
+        if count or live:
+            self._mark_news([entry for entry in placed if not entry.own])
         if count:
             news = [entry for entry in placed if not entry.own]
             self.unread += len(news)
@@ -192,6 +213,18 @@ class Conversation:
                 bool(news) and self.kind is Kind.DIRECT
             )
         return placed
+
+    def _mark_news(self, news: Sequence[LogEntry]) -> None:
+        """Move the read marker above the first of ``news`` if it is the first since the
+        user last left this conversation."""
+        if not news or self._reading or not self._away:
+            return
+        self._away = False
+        first = min(news, key=order_key)
+        if self._marker is not None:
+            self.log.discard((self._marker,))
+        self._marker = make_entry(LineKind.MARKER, "", order=(first.order[0], -2))
+        self.log.add((self._marker,))
 
     def follow(self, leader: LogEntry, follower: LogEntry) -> None:
         """Keep ``follower`` (a line of ours refused locally) right under ``leader`` (ours,
@@ -234,7 +267,7 @@ class Conversation:
         """Empty the log; older history stays away (scrolling up does not bring it back)."""
         self.log.clear()
         self.more_older = False
-        self._loading = self._beginning = self._gap = None
+        self._loading = self._beginning = self._gap = self._marker = None
         self._day_lines.clear()
 
     # -- history ------------------------------------------------------------------------------

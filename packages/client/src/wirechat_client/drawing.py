@@ -21,6 +21,7 @@ from typing import Final
 from rich._wrap import divide_line  # Text.wrap's line breaking, to count rows without drawing
 from rich.cells import cell_len
 from rich.console import Console
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.strip import Strip
@@ -37,6 +38,7 @@ from .lines import (
 from .nick_colors import DARK_PALETTE, hashed_slot
 
 _BAR: Final = " │ "
+_PLAIN: Final = Style()
 
 _WIDE_NICK: Final = 12  # cells for the nick column, as WeeChat's usual prefix_align_max
 _NARROW_NICK: Final = 8
@@ -72,6 +74,7 @@ class Look:
     own: Style
     mention: Style
     pending: Style
+    marker: Style = _PLAIN  # a default for looks made before the read marker existed
     palette: tuple[str, ...] = DARK_PALETTE
     nick_slot: Callable[[str], int] = hashed_slot  # a NickColors' slot, in the app
     tz: tzinfo | None = None
@@ -170,6 +173,8 @@ def entry_height(entry: LogEntry, width: int, time_format: str = DEFAULT_TIME_FO
 
 def render_entry(entry: LogEntry, width: int, look: Look) -> list[Strip]:
     """Draw ``entry`` as rows exactly ``width`` cells wide (at least one row)."""
+    if entry.kind is LineKind.MARKER:  # a rule across the log, as WeeChat's read marker
+        return [Strip([Segment("─" * width, look.base + look.marker)], width)]
     with_time, nick_width, text_width = _columns(width, look.time_format)
     prefix = _prefix(entry, look, nick_width, with_time)
     indent = Text(" " * (prefix.cell_len - len(_BAR)) + _BAR, look.bar, end="")

@@ -38,6 +38,7 @@ class LineKind(Enum):
     INFO = "info"
     ERROR = "error"
     GAP = "gap"  # where the connection was lost
+    MARKER = "marker"  # the read marker: what is under it arrived while you were away
 
 
 @dataclass(slots=True, eq=False)

@@ -129,6 +129,9 @@ class ChatScreen(ChatKeys):
             self._pane(pane).display = shown
         self.chat_input.focus()
         self.app.theme_changed_signal.subscribe(self, lambda _: self._recolor())
+        # A terminal that reports focus (most do, tmux with focus-events on) tells when the
+        # user looks elsewhere: what arrives meanwhile goes under the read marker.
+        self.watch(self.app, "app_focus", lambda _: self._sync(), init=False)
         self._sync()
 
     def _recolor(self) -> None:
@@ -169,6 +172,9 @@ class ChatScreen(ChatKeys):
     def _sync(self) -> None:
         """Bring the widgets in step with the conversations (after any change)."""
         current = self.conversations.current
+        if self._shown is not None and current is not self._shown:
+            self._shown.reading = False
+        current.reading = self.app.app_focus
         if current is not self._shown:
             # The conversation shown before may have been dropped, its log with it.
             hidden = self._logs_by_conversation.get(self._shown) if self._shown else None

@@ -60,6 +60,7 @@ class ChatLog(ScrollView, can_focus=False):
         "chat-log--own",
         "chat-log--mention",
         "chat-log--pending",
+        "chat-log--marker",
     }
 
     @dataclass
@@ -246,6 +247,7 @@ class ChatLog(ScrollView, can_focus=False):
                 own=bg("chat-log--own"),
                 mention=bg("chat-log--mention"),
                 pending=fg("chat-log--pending"),
+                marker=fg("chat-log--marker"),
                 palette=palette_for(self.app.current_theme.dark),
                 nick_slot=self.nick_colors.slot,
                 tz=self.tz,
