@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from tests.support.net import WAIT, NativeClient, eventually, running_server
+from wirechat_server.refusals import REPORT_EVERY
 from wirechat_server.server import ChatServer
 
 
@@ -107,3 +111,27 @@ async def test_forgotten_addresses_do_not_accumulate() -> None:
             await client.close()
         await eventually(lambda: server.admission.tracked_addresses() == 0)
         assert server.admission.total == 0
+
+
+async def test_refusals_of_one_address_are_logged_once_then_counted(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with running_server(max_connections_per_ip=1) as server:
+        held = await NativeClient.connect(server, "holder", local_addr="127.0.0.20")
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="wirechat.server"):
+            for _ in range(50):
+                reader, writer = await _raw(server, "127.0.0.20")
+                assert (await _refusal(reader)).endswith(b"(too_many_connections)\n")
+                writer.close()
+            refusals = [r.getMessage() for r in caplog.records if "refuse" in r.getMessage()]
+            assert refusals == [
+                "refuse 127.0.0.20 reason=too_many_connections: "
+                "too many connections from your address (at most 1 at once)"
+            ]
+            # When the interval is over, the other 49 are one line, with the address.
+            server.refusals.report(server.loop.time() + REPORT_EVERY)
+            last = caplog.records[-1].getMessage()
+            assert last.startswith("refuse 127.0.0.20: 49 more refused connections in the last")
+            assert last.endswith("(too_many_connections x49)")
+        await held.close()

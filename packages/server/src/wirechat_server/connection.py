@@ -197,8 +197,8 @@ class Connection:
         refusal = self.host.admit(self, self.address)
         if refusal is not None:
             # Refused before the client has said which protocol it speaks: a plain line is
-            # readable by a person and, being no JSON, unmistakable for a native client.
-            log.warning("refuse %s reason=%s", self.peer, refusal.code)
+            # readable by a person and, being no JSON, unmistakable for a native client. (The
+            # host logged it, folding repeats: see refusals.py.)
             transport.write(f"error: {refusal.detail} ({refusal.code})\n".encode())
             self.closed = True
             transport.close()

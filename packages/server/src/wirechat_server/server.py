@@ -26,6 +26,7 @@ from .connection import Connection
 from .core import ChatCore, ChatSettings
 from .dialects.detect import SERVED_DIALECTS
 from .heap import HeapTrimmer
+from .refusals import RefusalLog
 from .storage.sqlite import MessageStore, StoreError
 from .transports.tcp import listen_tcp
 
@@ -110,6 +111,7 @@ class ChatServer:
         self._retention: asyncio.Task[None] | None = None
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
+        self.refusals = RefusalLog(log)
         self.heap = HeapTrimmer()
         self._listeners: list[asyncio.Server] = []
         self._sweeper: asyncio.Task[None] | None = None
@@ -185,11 +187,14 @@ class ChatServer:
         """Take ``connection`` from ``address`` into the registry, or say why not."""
         if self._stopping:
             return Refusal(ErrorCode.SERVER_FULL, "the server is shutting down")
-        refusal = self.admission.admit(address, self.loop.time())
+        now = self.loop.time()
+        refusal = self.admission.admit(address, now)
         if refusal is None:
             self.heap.note_change()
             self.connections.add(connection)
             self._all_gone.clear()
+        else:
+            self.refusals.refused(address, refusal.code, refusal.detail, now)
         return refusal
 
     def forget(self, connection: Connection, address: str) -> None:
@@ -210,6 +215,7 @@ class ChatServer:
             await asyncio.sleep(interval)
             now = self.loop.time()
             self.admission.prune(now)
+            self.refusals.report(now)
             if now - sessions_saved > SESSION_SAVE_INTERVAL:
                 # Sessions in use are saved as seen now, so that one connected for longer than
                 # session_ttl is still valid after a crash.
