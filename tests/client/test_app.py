@@ -7,7 +7,16 @@ from pathlib import Path
 
 from textual.pilot import Pilot
 
-from tests.support.app import app_for, chat_of, in_chat, log_shows, log_text, submit, until
+from tests.support.app import (
+    EVERY_JOIN,
+    app_for,
+    chat_of,
+    in_chat,
+    log_shows,
+    log_text,
+    submit,
+    until,
+)
 from tests.support.net import NativeClient, PlainClient, running_server
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
@@ -45,7 +54,7 @@ async def test_two_apps_exchange_messages(server: ChatServer) -> None:
 
 
 async def test_app_and_a_netcat_user(server: ChatServer) -> None:
-    app = app_for(server, "alice")
+    app = app_for(server, "alice", config=EVERY_JOIN)
     async with app.run_test(size=(100, 30)) as pilot:
         await in_chat(pilot, app)
         carol = await PlainClient.connect(server, "carol")
@@ -61,7 +70,7 @@ async def test_app_and_a_netcat_user(server: ChatServer) -> None:
 
 
 async def test_user_list_follows_joins_and_leaves(server: ChatServer) -> None:
-    app = app_for(server, "alice")
+    app = app_for(server, "alice", config=EVERY_JOIN)
     async with app.run_test(size=(100, 30)) as pilot:
         users = (await in_chat(pilot, app)).user_list
         assert list(users.names) == ["alice"]

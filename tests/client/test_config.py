@@ -50,7 +50,7 @@ def test_config_flag_and_variable(tmp_path: Path) -> None:
         (
             "colour = 'red'\n",
             "unknown setting 'colour' (known: bell, desktop-notify, highlight-words, "
-            "paste-confirm-lines, timestamp-format)",
+            "paste-confirm-lines, smart-filter-minutes, timestamp-format)",
         ),
         ("desktop-notify = 'yes'\n", "desktop-notify must be one of 'off', 'osc9', 'osc777'"),
         ("bell = \n", "mine.toml: "),

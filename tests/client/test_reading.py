@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from textual.events import AppBlur, AppFocus
@@ -18,10 +19,14 @@ from tests.support.app import (
     until,
     welcome_script,
 )
+from tests.support.net import NativeClient, abort_writer
 from wirechat_client.address import Address
 from wirechat_client.app import WirechatApp
+from wirechat_client.config import ClientConfig
+from wirechat_client.conversation import Conversation, Kind
 from wirechat_client.lines import LineKind
-from wirechat_common import Message, RoomInfo
+from wirechat_common import Message, RoomInfo, Say
+from wirechat_server.server import ChatServer
 
 ADDRESS = Address("chat.example", 5001)
 MARKER = "─" * 20
@@ -97,3 +102,71 @@ async def test_what_arrives_while_the_terminal_is_unfocused_goes_under_the_marke
         peer.push([said(4, "fourth")])
         await log_shows(pilot, app, "fourth")
         assert around_marker(app)[1] == "third"  # read as it came: no move
+
+
+# -- the smart filter -------------------------------------------------------------------------
+
+
+async def test_joins_and_leaves_show_only_for_people_who_spoke_lately(server: ChatServer) -> None:
+    app = app_for(server, "alice")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await in_chat(pilot, app)
+        bob = await NativeClient.connect(server, "bob")  # says nothing
+        await bob.close()
+        carol = await NativeClient.connect(server, "carol")
+        await carol.send(Say(text="hi all"))
+        await log_shows(pilot, app, "hi all")
+        await carol.close()
+        await log_shows(pilot, app, "carol left")
+        text = log_text(app)
+        assert "bob" not in text
+        assert "carol joined" not in text  # she had not spoken yet
+
+
+async def test_the_smart_filter_can_be_turned_off(server: ChatServer) -> None:
+    app = app_for(server, "alice", config=ClientConfig(smart_filter_minutes=0))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await in_chat(pilot, app)
+        bob = await NativeClient.connect(server, "bob")
+        await log_shows(pilot, app, "bob joined")
+        await bob.close()
+        await log_shows(pilot, app, "bob left")
+
+
+async def test_a_burst_of_reconnects_is_one_line(server: ChatServer) -> None:
+    app = app_for(server, "alice")
+    names = [f"user{n}" for n in range(4)]
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        clients = [await NativeClient.connect(server, name) for name in names]
+        await clients[0].send(Say(text="before the drop"))  # user0 spoke: its leave shows
+        await log_shows(pilot, app, "before the drop")
+        for client in clients:
+            abort_writer(client.writer)
+        await until(pilot, lambda: chat.user_list.names == ["alice"])
+        back = [await NativeClient.connect(server, name) for name in names]
+        await log_shows(pilot, app, "4 people reconnected")
+        rows = log_text(app).splitlines()
+        assert sum("reconnected" in row for row in rows) == 1
+        assert not any(" joined" in row for row in rows)
+        assert sum("left" in row for row in rows) == 1  # user0's, who had spoken
+        for client in back:
+            await client.close()
+
+
+def test_after_a_server_restart_everyone_coming_back_is_one_line() -> None:
+    names = [f"user{n}" for n in range(12)]
+    conversation = Conversation(
+        "#lobby", "#lobby", Kind.ROOM, lambda: FIXED_MS, UTC, "%H:%M", 600_000
+    )
+    conversation.set_users(["alice", *names])
+    conversation.mark_gap()  # the server went away, and everyone with it
+    conversation.close_gap()
+    for n, name in enumerate(names):
+        ts = FIXED_MS + 2_000 + n * 500
+        conversation.presence.line(LineKind.JOIN, "joined", name, ts, keep=False)
+    lines = [e for e in conversation.log.entries if e.kind is LineKind.JOIN]
+    assert [(e.nick, e.text) for e in lines] == [("", "12 people reconnected")]
+    later = FIXED_MS + 3_600_000  # an hour on, a join is a join again (and filtered)
+    conversation.presence.line(LineKind.JOIN, "joined", "zed", later, keep=False)
+    assert len([e for e in conversation.log.entries if e.kind is LineKind.JOIN]) == 1

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.support.app import (
+    EVERY_JOIN,
     GatedConnection,
     ScriptedConnection,
     app_for,
@@ -70,7 +71,7 @@ async def bob(server: ChatServer) -> AsyncIterator[NativeClient]:
 
 
 async def test_join_and_part_update_the_room_list(server: ChatServer, bob: NativeClient) -> None:
-    app = app_for(server, "alice")
+    app = app_for(server, "alice", config=EVERY_JOIN)
     async with app.run_test(size=(100, 30)) as pilot:
         chat = await in_chat(pilot, app)
         await until(pilot, lambda: listed(app) == ["#lobby"])

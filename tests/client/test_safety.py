@@ -7,7 +7,15 @@ import re
 
 from rich.segment import Segment
 
-from tests.support.app import app_for, chat_of, hostile_server, in_chat, log_shows, log_text
+from tests.support.app import (
+    EVERY_JOIN,
+    app_for,
+    chat_of,
+    hostile_server,
+    in_chat,
+    log_shows,
+    log_text,
+)
 from tests.support.net import NativeClient
 from wirechat_client.app import WirechatApp
 from wirechat_common import (
@@ -86,7 +94,7 @@ async def test_escape_sequences_from_a_hostile_server_are_defused() -> None:
         Error(code="oops", detail="[link=x]\x1b[2J[/link]"),
     ]
     async with hostile_server(frames) as address:
-        app = app_for(address, "alice")
+        app = app_for(address, "alice", config=EVERY_JOIN)
         async with app.run_test(size=(120, 30)) as pilot:
             chat = await in_chat(pilot, app)
             await log_shows(pilot, app, "[link=x]␛[2J[/link]")

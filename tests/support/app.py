@@ -40,6 +40,9 @@ from wirechat_server.server import ChatServer
 #: A fixed instant for deterministic screens: 2025-01-02 12:34:00 UTC, in ms.
 FIXED_MS = 1_735_821_240_000
 
+#: Settings that show every join and leave (the smart filter off): for tests about those lines.
+EVERY_JOIN = ClientConfig(smart_filter_minutes=0)
+
 #: Reconnection fast enough for tests, still exercising the doubling and the jitter.
 FAST = Backoff(initial=0.05, maximum=0.2)
 

@@ -40,6 +40,9 @@ class ClientConfig:
     timestamp_format: str = DEFAULT_TIME_FORMAT
     #: Words besides one's name that count as a mention (highlight, bell, notification).
     highlight_words: tuple[str, ...] = ()
+    #: Joins and leaves show only for people who spoke within this many minutes (WeeChat's
+    #: smart filter); 0 shows them all.
+    smart_filter_minutes: int = 10
     #: The file these values came from, if any.
     path: Path | None = field(default=None, compare=False)
 

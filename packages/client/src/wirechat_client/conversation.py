@@ -31,6 +31,7 @@ from .lines import (
     mentions,
 )
 from .log_model import LogModel, order_key
+from .presence import Presence
 
 #: Messages asked for per page of older history (fewer if the server allows fewer).
 HISTORY_PAGE: Final = 50
@@ -87,6 +88,7 @@ class Conversation:
         now: Callable[[], int],
         tz: tzinfo | None = None,
         time_format: str = DEFAULT_TIME_FORMAT,
+        smart_filter_ms: int = 0,
     ) -> None:
         self.key = key
         self.name = sanitize_text(name)
@@ -104,6 +106,7 @@ class Conversation:
         self._users: dict[str, str] = {}  # name_key -> name
         self.users_version = 0
         self._sequence = itertools.count(1)
+        self.presence = Presence(self.log, self.local_order, smart_filter_ms)
         self._loading: LogEntry | None = None
         self._beginning: LogEntry | None = None
         self._gap: LogEntry | None = None
@@ -204,6 +207,7 @@ class Conversation:
                 entry.order = self._order_of(entry.id)
         placed = self.log.add(entries)
         self._fix_days(placed)
+        self.presence.spoke(placed)
         if count or live:
             self._mark_news([entry for entry in placed if not entry.own])
         if count:
@@ -269,6 +273,7 @@ class Conversation:
         self.more_older = False
         self._loading = self._beginning = self._gap = self._marker = None
         self._day_lines.clear()
+        self.presence.forget_burst()
 
     # -- history ------------------------------------------------------------------------------
 
@@ -317,6 +322,7 @@ class Conversation:
         if self._gap is not None:
             return
         now = self._now()
+        self.presence.lost(self._users.values(), now)
         self._gap_text = f"connection lost at {format_time(now, self.tz, self.time_format)}"
         self._gap = self.note(f"— {self._gap_text} —", LineKind.GAP)
 

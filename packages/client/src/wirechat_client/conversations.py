@@ -33,12 +33,14 @@ class Conversations:
         now: Callable[[], int],
         tz: tzinfo | None = None,
         time_format: str = DEFAULT_TIME_FORMAT,
+        smart_filter_ms: int = 0,
     ) -> None:
         self._on_add = on_add
         self._on_drop = on_drop
         self._now = now
         self._tz = tz
         self._time_format = time_format
+        self._smart_filter_ms = smart_filter_ms
         self.home = Conversation("", "wirechat", Kind.HOME, now, tz, time_format)
         self.current = self.home
         self._by_key: dict[str, Conversation] = {}
@@ -69,7 +71,9 @@ class Conversations:
     def _get_or_add(self, key: str, name: str, kind: Kind) -> Conversation:
         conversation = self._by_key.get(key)
         if conversation is None:
-            conversation = Conversation(key, name, kind, self._now, self._tz, self._time_format)
+            conversation = Conversation(
+                key, name, kind, self._now, self._tz, self._time_format, self._smart_filter_ms
+            )
             self._by_key[key] = conversation
             self._on_add(conversation)
         return conversation

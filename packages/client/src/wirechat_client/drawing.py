@@ -116,7 +116,7 @@ def _prefix(entry: LogEntry, look: Look, nick_width: int, with_time: bool) -> Te
 def _body(entry: LogEntry, look: Look) -> Text:
     kind = entry.kind
     body = Text(end="")
-    if kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
+    if kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE) and entry.nick:
         body.append(entry.nick, Style(color=_nick_color(entry.nick, look), bold=True))
         body.append(" ")
     text_style = {
@@ -152,7 +152,7 @@ def _columns(width: int, time_format: str) -> tuple[bool, int, int]:
 def _body_plain(entry: LogEntry) -> str:
     """The text :func:`_body` draws, without styles."""
     text = entry.text
-    if entry.kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE):
+    if entry.kind in (LineKind.ACTION, LineKind.JOIN, LineKind.LEAVE) and entry.nick:
         text = f"{entry.nick} {text}"
     return text + failure_note(entry)
 

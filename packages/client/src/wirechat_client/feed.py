@@ -143,11 +143,17 @@ class Feed:
         self.saw((name,))
 
     def _presence(
-        self, conversation: Conversation, kind: LineKind, words: str, name: str, ts: int
+        self,
+        conversation: Conversation,
+        kind: LineKind,
+        words: str,
+        name: str,
+        ts: int,
+        reason: str = "",
     ) -> None:
         text = words if kind is not LineKind.INFO else f"{name} {words}"
-        entry = make_entry(kind, text, nick=name, ts=ts, order=conversation.local_order())
-        conversation.log.add((entry,))
+        mine = name_key(name) == name_key(self.me)
+        conversation.presence.line(kind, text, name, ts, reason=reason, keep=mine)
 
     def _conversation_of(self, message: Message) -> Conversation:
         if message.to is None:
@@ -296,7 +302,7 @@ class Feed:
         conversation.remove_user(left.name)
         # Reasons are open-ended: one this client does not know is shown as it is.
         words = LOG_LEAVE_WORDING.phrase(left.reason)
-        self._presence(conversation, LineKind.LEAVE, words, left.name, left.ts)
+        self._presence(conversation, LineKind.LEAVE, words, left.name, left.ts, left.reason)
 
     def _users(self, users: list[str], room: str | None) -> None:
         for name in users:

@@ -92,7 +92,12 @@ class ChatScreen(ChatKeys):
         self.user_list = UserList(id="users")
         self.user_list.nick_colors = self.nick_colors
         self.conversations = Conversations(
-            self._added, self._dropped, self.now, tz, self._config.timestamp_format
+            self._added,
+            self._dropped,
+            self.now,
+            tz,
+            self._config.timestamp_format,
+            self._config.smart_filter_minutes * 60_000,
         )
         self.feed = Feed(self.conversations, me, self._config.highlight_words)
         self._actions = LineActions(self.conversations, self.feed, self.post_message)
