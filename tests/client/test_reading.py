@@ -16,6 +16,7 @@ from tests.support.app import (
     in_chat,
     log_shows,
     log_text,
+    submit,
     until,
     welcome_script,
 )
@@ -170,3 +171,51 @@ def test_after_a_server_restart_everyone_coming_back_is_one_line() -> None:
     later = FIXED_MS + 3_600_000  # an hour on, a join is a join again (and filtered)
     conversation.presence.line(LineKind.JOIN, "joined", "zed", later, keep=False)
     assert len([e for e in conversation.log.entries if e.kind is LineKind.JOIN]) == 1
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def found_rows(app: WirechatApp) -> list[str]:
+    """The rows on screen with a highlighted match in them."""
+    log = chat_of(app).chat_log
+    rows = []
+    for y in range(log.scrollable_content_region.height):
+        strip = log.render_line(y)
+        if any(s.style is not None and s.style.bold and s.style.bgcolor for s in strip):
+            rows.append(strip.text)
+    return rows
+
+
+async def test_search_jumps_to_the_newest_match_then_older_ones_and_says_when_none() -> None:
+    lines = [said(n, f"line {n}" + (" deploy done" if n in (5, 40) else "")) for n in range(1, 61)]
+    peer = ScriptedConnection([welcome_script("alice", ["alice", "bob"]), lines])
+    app = app_for(ADDRESS, "alice", connect=peer.factory)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        await log_shows(pilot, app, "line 60")
+        await submit(pilot, app, "/search DEPLOY")
+        await until(pilot, lambda: any("line 40 deploy" in row for row in found_rows(app)))
+        assert not chat.chat_log.following
+        await pilot.press("ctrl+r")
+        await until(pilot, lambda: any("line 5 deploy" in row for row in found_rows(app)))
+        assert chat.finding is not None
+        assert chat.finding.status() == "Match 1 of 2 for 'DEPLOY' (Ctrl+R: older)."
+        await submit(pilot, app, "/search rollback")
+        assert chat.finding is not None
+        assert chat.finding.status() == "No match for 'rollback' in this conversation."
+        assert not found_rows(app)
+
+
+async def test_ctrl_r_starts_a_search_that_follows_the_typing() -> None:
+    lines = [said(n, f"line {n}") for n in range(1, 61)]
+    peer = ScriptedConnection([welcome_script("alice", ["alice", "bob"]), lines])
+    app = app_for(ADDRESS, "alice", connect=peer.factory)
+    async with app.run_test(size=(100, 30)) as pilot:
+        chat = await in_chat(pilot, app)
+        await log_shows(pilot, app, "line 60")
+        await pilot.press("ctrl+r")
+        assert chat.chat_input.value == "/search "
+        await pilot.press(*"line 7")
+        await until(pilot, lambda: any("line 7" in row for row in found_rows(app)))
+        assert peer.said == []  # searching sends nothing

@@ -30,6 +30,7 @@ COMMANDS: Final = {
     "/who": ("", "list who is in this room"),
     "/me": ("ACTION", "say an action (/me waves shows as * alice waves)"),
     "/clear": ("", "clear this conversation's log (on this screen only)"),
+    "/search": ("[TEXT]", "find TEXT in this log (Ctrl+R: the next older); alone: stop"),
     "/quit": ("", "leave the chat (typing bye asks first)"),
 }
 
@@ -77,13 +78,20 @@ class ChangeTopic:
 
 
 @dataclass(frozen=True, slots=True)
+class Search:
+    """Find ``text`` in the log shown (a local command: nothing is sent); empty: stop."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Invalid:
     """The line cannot be sent; ``reason`` tells the user why."""
 
     reason: str
 
 
-Parsed = Send | Run | JoinRoom | PartRoom | SendDirect | ChangeTopic | Invalid
+Parsed = Send | Run | JoinRoom | PartRoom | SendDirect | ChangeTopic | Search | Invalid
 
 _NO_ARGUMENT: Final = frozenset({"/help", "/rooms", "/who", "/clear", "/quit"})
 
@@ -115,6 +123,8 @@ def parse_line(line: str, max_text_bytes: int = MAX_TEXT_BYTES) -> Parsed | None
         return _msg(argument, max_text_bytes)
     if command == "/topic":
         return _topic(argument)
+    if command == "/search":
+        return Search(argument)
     return Invalid(f"unknown command {command}: /help lists them (start with // to say it)")
 
 
@@ -186,6 +196,7 @@ def help_lines() -> list[str]:
         "Ctrl+P/Ctrl+N or Alt+Up/Alt+Down previous/next conversation",
         "PgUp/PgDn scroll (at the top: older messages) · Ctrl+End newest",
         "Shift+Tab pick a user to mention · F2 user list · F3 conversation list",
+        "Ctrl+R search the log (again: the next older match)",
         "Ctrl+L redraw · F4 themes and more · Ctrl+Q quit",
     ]
     return lines

@@ -75,6 +75,8 @@ class Look:
     mention: Style
     pending: Style
     marker: Style = _PLAIN  # a default for looks made before the read marker existed
+    found: Style = _PLAIN  # what a search found
+    search: str = ""  # the text searched for, highlighted wherever it shows
     palette: tuple[str, ...] = DARK_PALETTE
     nick_slot: Callable[[str], int] = hashed_slot  # a NickColors' slot, in the app
     tz: tzinfo | None = None
@@ -129,6 +131,8 @@ def _body(entry: LogEntry, look: Look) -> Text:
     start = len(body)
     body.append(entry.text, text_style)
     link(body, entry.text, start)
+    if look.search and kind in (LineKind.MESSAGE, LineKind.ACTION):
+        body.highlight_words([look.search], look.found, case_sensitive=False)
     if entry.failed:
         body.append(failure_note(entry), look.error if entry.failure else look.pending)
     return body

@@ -27,7 +27,7 @@ from wirechat_common import (
 from ..activity import Activity, hotlist
 from ..address import Address
 from ..blocks import parse_block
-from ..commands import Parsed, Run
+from ..commands import Parsed, Run, Search
 from ..config import ClientConfig
 from ..conversation import Conversation, Kind
 from ..conversations import Conversations
@@ -188,6 +188,9 @@ class ChatScreen(ChatKeys):
             shown = self._logs_by_conversation[current]
             shown.display = True
             self._shown = current
+            if hidden is not None:
+                hidden.highlight("")  # a search is over when its conversation is left
+            self.finding = None
             self.unread_badge.count = shown.unread
             self.chat_input.placeholder = {
                 Kind.ROOM: f"Message {current.name} · /help for commands",
@@ -360,6 +363,8 @@ class ChatScreen(ChatKeys):
                 self.clear_log()
             elif parsed == Run("bye"):
                 self.action_confirm_quit()
+            elif isinstance(parsed, Search):
+                self.search(parsed.text)
             else:
                 self._actions.run(parsed)
         self._sync()

@@ -13,12 +13,15 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widget import Widget
+from textual.widgets import Input
 
 from ..commands import help_lines
 from ..conversation import Conversation
 from ..conversations import Conversations
 from ..feed import Feed
 from ..messages import PaneToggled, QuitRequested
+from ..search import Finding
+from ..widgets.chat_input import ChatInput
 from ..widgets.chat_log import ChatLog
 from ..widgets.room_list import RoomList
 from ..widgets.user_list import UserList
@@ -44,6 +47,7 @@ class ChatKeys(Screen[None]):
         Binding("alt+a", "active", "Next active", show=False),
         *_NUMBERED,
         Binding("ctrl+l", "redraw", "Redraw", show=False),
+        Binding("ctrl+r", "search", "Search", show=False),
         Binding("pageup", "page(-1)", "Scroll up", show=False),
         Binding("pagedown", "page(1)", "Scroll down", show=False),
         Binding("ctrl+end", "latest", "Latest", show=False),
@@ -53,6 +57,8 @@ class ChatKeys(Screen[None]):
     feed: Feed
     user_list: UserList
     room_list: RoomList
+    chat_input: ChatInput
+    finding: Finding | None = None  # the search in progress, in the conversation shown
 
     @property
     def chat_log(self) -> ChatLog:
@@ -89,6 +95,40 @@ class ChatKeys(Screen[None]):
 
     def action_active(self) -> None:
         self._show(self.conversations.next_active())
+
+    def search(self, text: str, *, tell: bool = True) -> None:
+        """``/search TEXT``: highlight TEXT and show its newest match; no TEXT: stop. As the
+        command is typed, the search follows without saying anything (``tell``)."""
+        self.chat_log.highlight(text)
+        if not text:
+            self.finding = None
+            return
+        self.finding = Finding.of(self.conversations.current.log.entries, text)
+        self._show_found(tell)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        # "/search TEXT" searches as it is typed (the Enter that ends it says what it found).
+        command, _, text = event.value.partition(" ")
+        if command.lower() == "/search" and text.strip():
+            self.search(text.strip(), tell=False)
+
+    def action_search(self) -> None:
+        """Ctrl+R: the next older match; with no search going, start typing one."""
+        finding = self.finding
+        if finding is None or finding.current not in self.conversations.current.log.entries:
+            self.chat_input.load("/search ")
+            self.chat_input.focus()
+            return
+        finding.older()
+        self._show_found(tell=True)
+
+    def _show_found(self, tell: bool) -> None:
+        assert self.finding is not None
+        entry = self.finding.current
+        if entry is not None:
+            self.chat_log.show_entry(entry)
+        if tell:
+            self.notify(self.finding.status(), severity="information" if entry else "warning")
 
     def action_redraw(self) -> None:
         # Something else wrote to the terminal (a wall message, a crashed pager): paint it all.

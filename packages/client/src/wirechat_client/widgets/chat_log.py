@@ -61,6 +61,7 @@ class ChatLog(ScrollView, can_focus=False):
         "chat-log--mention",
         "chat-log--pending",
         "chat-log--marker",
+        "chat-log--found",
     }
 
     @dataclass
@@ -99,6 +100,7 @@ class ChatLog(ScrollView, can_focus=False):
         self._follow = True
         self._moving = False  # we are moving the view ourselves, not the user
         self._unread = 0
+        self._search = ""  # highlighted wherever it shows
 
     # -- reading ----------------------------------------------------------------------------
 
@@ -185,6 +187,23 @@ class ChatLog(ScrollView, can_focus=False):
         self._follow = True
         self._set_unread(0)
 
+    def highlight(self, text: str) -> None:
+        """Highlight ``text`` wherever it shows (``""``: nowhere)."""
+        if text != self._search:
+            self._search = text
+            self._look = None
+            self._generation += 1
+            self.refresh()
+
+    def show_entry(self, entry: LogEntry) -> None:
+        """Scroll ``entry`` into the middle of the view and stay there (new lines wait)."""
+        row = next((i for i, (shown, _) in enumerate(self._rows) if shown is entry), None)
+        if row is None:
+            return
+        self._follow = False
+        self._move_to(row - self.scrollable_content_region.height // 2)
+        self.refresh()
+
     def reached_top(self) -> None:
         """Tell the screen the user wants what is above the top, if the view is there."""
         if self.scroll_y <= 0:
@@ -248,6 +267,8 @@ class ChatLog(ScrollView, can_focus=False):
                 mention=bg("chat-log--mention"),
                 pending=fg("chat-log--pending"),
                 marker=fg("chat-log--marker"),
+                found=self.get_component_rich_style("chat-log--found"),
+                search=self._search,
                 palette=palette_for(self.app.current_theme.dark),
                 nick_slot=self.nick_colors.slot,
                 tz=self.tz,
