@@ -126,6 +126,27 @@ async def terminal(
             await term.tmux("kill-server")
 
 
+async def drawn_width(text: str) -> int:
+    """How many cells tmux draws ``text`` in: its own width rules, which are what moves the
+    borders, whatever Rich counted. ``text`` is printed in a scratch pane, then the cursor is
+    read."""
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed: the real-terminal tests need it")
+    scratch = Terminal(f"wirechat-width-{os.getpid()}-{next(_sessions)}")
+    script = f"printf '%s|' {shlex.quote(text)}; sleep 60"
+    await scratch.tmux("new-session", "-d", "-s", scratch.target, "-x", "500", "-y", "3", script)
+    try:
+        screen = await scratch.shows("|")
+        # The cursor is after the "|" we printed, on the row it ended on.
+        x = int(await scratch.query("#{cursor_x}"))
+        y = int(await scratch.query("#{cursor_y}"))
+        assert screen.count("|") >= 1
+        return y * 500 + x - 1
+    finally:
+        with contextlib.suppress(RuntimeError):
+            await scratch.tmux("kill-server")
+
+
 def client_command(port: int, name: str, *extra: str) -> list[str]:
     """The ``wirechat`` command for the client of ``name`` on 127.0.0.1:``port``."""
     return [sys.executable, "-m", "wirechat_client", f"127.0.0.1:{port}", "--name", name, *extra]

@@ -67,6 +67,23 @@ class LogEntry:
     generation: int = -1  # the log's generation the rows were drawn in; others are stale
 
 
+#: What terminals draw at widths that disagree with Rich's (and with each other): variation
+#: selectors (❤️ is two cells to Rich, one to tmux), skin tones (👋🏽: two to Rich, four to tmux)
+#: and the joiner between emoji (👩‍💻: one glyph or two, depending on the terminal).
+_UNSURE_WIDTH: Final = re.compile(
+    "[\ufe0e\ufe0f\U0001f3fb-\U0001f3ff]"
+    "|(?<=[\u2190-\u2bff\U0001f000-\U0001faff])\u200d"
+    "|\u200d(?=[\u2190-\u2bff\U0001f000-\U0001faff])"
+)
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` without what would make the terminal draw it at another width than the one
+    the layout counts (borders would move): each emoji then stands on its own, as wide
+    everywhere. A joiner inside a word of another script (Devanagari's) stays."""
+    return text if text.isascii() else _UNSURE_WIDTH.sub("", text)
+
+
 def make_entry(
     kind: LineKind,
     text: str,
@@ -78,10 +95,10 @@ def make_entry(
     id: int | None = None,
     order: tuple[int, int] = (0, 0),
 ) -> LogEntry:
-    """A log entry with every string made safe to show."""
+    """A log entry with every string made safe to show (and to measure)."""
     return LogEntry(
         kind,
-        sanitize_text(text).expandtabs(4),
+        terminal_safe(sanitize_text(text)).expandtabs(4),
         nick=sanitize_text(nick),
         ts=ts,
         own=own,

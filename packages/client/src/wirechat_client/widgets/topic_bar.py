@@ -12,6 +12,7 @@ from textual.widgets import Static
 from wirechat_common import sanitize_text
 
 from ..drawing import link
+from ..lines import terminal_safe
 
 
 class TopicBar(Static):
@@ -23,7 +24,7 @@ class TopicBar(Static):
         if topic:
             line.append(" · ")
             start = len(line)
-            topic = sanitize_text(topic)
+            topic = terminal_safe(sanitize_text(topic))
             line.append(topic)
             link(line, topic, start)
         elif hint:
