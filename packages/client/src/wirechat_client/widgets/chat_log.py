@@ -196,12 +196,14 @@ class ChatLog(ScrollView, can_focus=False):
             self.refresh()
 
     def show_entry(self, entry: LogEntry) -> None:
-        """Scroll ``entry`` into the middle of the view and stay there (new lines wait)."""
+        """Scroll ``entry`` into the middle of the view and stay there (new lines wait under
+        the unread bar)."""
         row = next((i for i, (shown, _) in enumerate(self._rows) if shown is entry), None)
         if row is None:
             return
-        self._follow = False
         self._move_to(row - self.scrollable_content_region.height // 2)
+        # At the bottom anyway (a short log, a recent match): new lines still scroll in.
+        self._follow = self.scroll_y >= self.max_scroll_y
         self.refresh()
 
     def reached_top(self) -> None:
