@@ -143,6 +143,34 @@ async def test_output_that_does_not_drain_for_write_timeout_is_too_slow(
         await sender.close()
 
 
+async def test_output_the_kernel_holds_without_draining_is_too_slow() -> None:
+    # Everything sent fits in the kernel's send buffer, so the server's own buffer stays
+    # empty: only the kernel can tell the write deadline that the client reads nothing.
+    async with running_server(
+        msg_rate=0, write_timeout=0.3, socket_send_buffer=256 * KIB
+    ) as server:
+        observer = await NativeClient.connect(server, "observer")
+        counter = Listener(observer)
+        slow = await NonReader.connect(server, "slow")
+        sender = await NativeClient.connect(server, "sender")
+        await sender.sync()
+        for index in range(20):
+            await sender.send(Say(text=f"{index} " + "k" * 1000, client_id=f"k{index}"))
+        await sender.collect(Ack, 20)
+        [connection] = [c for c in server.connections if c.name == "slow"]
+        assert connection.transport is not None
+        assert connection.transport.get_write_buffer_size() == 0  # all of it in the kernel
+        async with asyncio.timeout(WAIT):
+            await counter.left_event.wait()
+        assert [(left.name, left.reason) for left in counter.left] == [
+            ("slow", LeaveReason.TOO_SLOW)
+        ]
+        slow.close()
+        await counter.finish()
+        await observer.close()
+        await sender.close()
+
+
 async def test_reader_that_keeps_up_is_never_cut(slow_server: ChatServer) -> None:
     """The limit is on what is owed, not on volume: 4 MiB to a reader that reads is fine."""
     reader = await NativeClient.connect(slow_server, "reader")

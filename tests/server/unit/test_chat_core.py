@@ -78,6 +78,9 @@ class FakeClient:
         held, self.held = self.held or [], None
         self.writes.append(b"".join([first, *held]))
 
+    def output_room(self) -> int:
+        return 1 << 30  # a reader that keeps up (the bound is the connection's business)
+
     def all_messages(self) -> list[AnyMessage]:
         """Everything written to this client so far, decoded."""
         decoded: list[AnyMessage] = Decoder(1 << 24, types=ServerMessage).feed(

@@ -985,23 +985,24 @@ def test_a_short_flush_does_not_pace_the_next() -> None:
     for token in ("first", "second"):
         timed.fanout.to_room(timed.room, ev(token))
         timed.run_next()
-    assert timed.loop.delays == [0.0, 0.0]
+    # Not paced; but the second came right after a flush, so it waits the coalescing delay.
+    assert timed.loop.delays == [0.0, 0.001]
 
 
-def test_while_events_keep_coming_flushes_start_at_most_one_delay_apart() -> None:
+def test_a_busy_server_gathers_events_for_the_delay_and_a_quiet_one_does_not() -> None:
     timed = Timed(cost=0.0)
     fanout, loop, a = timed.fanout, timed.loop, timed.room
+    quiet = 0.001 * fanout_module.QUIET_FACTOR
 
-    fanout.to_room(a, ev("lone"))
+    fanout.to_room(a, ev("lone"))  # nothing flushed lately: at the end of the turn
     timed.run_next()
-    timed.now[0] += 0.0004  # the next event comes soon after that flush began...
+    timed.now[0] += quiet / 2  # the next comes soon after that flush: busy...
     fanout.to_room(a, ev("soon"))
     fanout.to_room(a, ev("sooner"))
-    assert loop.delays[-1] == pytest.approx(0.0006)  # ...so it waits out the 1 ms since then
-    assert len(loop.delays) == 2  # one flush for both
+    assert loop.delays == [0.0, 0.001]  # ...so it waits the delay, and one flush takes both
     timed.run_next()
 
-    timed.now[0] += 0.01  # a quiet moment: no wait again
+    timed.now[0] += quiet  # a quiet moment again
     fanout.to_room(a, ev("later"))
     assert loop.delays[-1] == 0.0
     timed.run_next()

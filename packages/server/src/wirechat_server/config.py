@@ -153,6 +153,13 @@ class ServerConfig:
         "requests until it catches up",
         most=GIB,
     )
+    socket_send_buffer: int = _setting(
+        64 * 1024,
+        "bytes the kernel may hold unsent for one client (SO_SNDBUF; Linux doubles it for "
+        "its bookkeeping): with max_output_buffer it bounds what a client that stops reading "
+        "costs the server",
+        most=64 * MIB,
+    )
     write_timeout: float = _setting(
         10.0,
         "seconds a client's unsent output may go without draining before: too_slow",
@@ -160,10 +167,10 @@ class ServerConfig:
     )
     coalesce_delay: float = _setting(
         0.002,
-        "while messages keep coming, at most one commit and one write-out to recipients per "
-        "this many seconds: messages sent at about the same time then cost one commit and one "
-        "write per recipient, not one each. The first message after a quiet moment waits for "
-        "nothing (at most 0.1; 0: once per loop turn)",
+        "on a busy server, seconds messages gather before they are stored and written out: "
+        "messages sent at about the same time then cost one commit and one write per "
+        "recipient, not one each. After a quiet moment (nothing written for ten times this) a "
+        "message waits for nothing (0: never wait)",
         most=0.1,
     )
     msg_burst: int = _setting(

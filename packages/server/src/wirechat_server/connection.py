@@ -29,6 +29,7 @@ from .dialects.plain import PLAIN
 from .dispatch import dispatch
 from .ratelimit import TokenBucket
 from .transports.base import Transport
+from .transports.kernel import kernel_output
 
 if TYPE_CHECKING:
     from .bus import WireFormat
@@ -115,6 +116,7 @@ class Connection:
         "_stall_handle",
         "_withheld",
         "_withheld_bytes",
+        "_wrote",
         "address",
         "closed",
         "config",
@@ -150,7 +152,7 @@ class Connection:
         self.user: User | None = None
         self._withheld: list[bytes] | None = None  # output held while a history page is read
         self._withheld_bytes = 0
-        self._allowance = 0  # bytes of a history answer still unsent: not held against it
+        self._allowance = 0  # bytes a history answer overshot the bound by: not held against it
         self.registered = False
         self.closed = False
         self.errors_in_row = 0
@@ -165,7 +167,11 @@ class Connection:
         self._resume_handle: Timer | None = None
         self._stall_handle: Timer | None = None  # waiting for more of an incomplete input
         self._paused = 0  # why reading is paused: a mask of the _PAUSED_* bits
-        self._output_seen = 0
+        # How far the client had read at the last sweep (the kernel's count of bytes it
+        # acknowledged), or -1 if nothing was pending then; and whether anything was written
+        # since, so that idle connections cost the sweep no system call.
+        self._output_seen = -1
+        self._wrote = False
         # When output last drained; before registration, when the connection opened (one slot
         # for both: the register deadline and the write deadline never apply at once).
         self._progress_at = now
@@ -426,6 +432,7 @@ class Connection:
             # What is still buffered of the answer is at most what is buffered at all.
             self._allowance = min(self._allowance, transport.get_write_buffer_size())
         transport.write(data)
+        self._wrote = True
         if transport.get_write_buffer_size() > self.config.max_output_buffer + self._allowance:
             self.host.loop.call_soon(self.kick_too_slow, "unsent output passed max_output_buffer")
 
@@ -438,17 +445,35 @@ class Connection:
     def release(self, first: bytes) -> None:
         """Write ``first`` (a history answer), then what was held meanwhile; read on.
 
-        A history answer may be larger than ``max_output_buffer`` (a page of 200 long
-        messages): it was asked for, so it is not held against the client; the buffer limits
-        apply again from the next delivery, once the page has drained below them.
+        A history answer is cut to fit :meth:`output_room`, but always carries at least one
+        message a page, so it may pass ``max_output_buffer`` by that much: the overshoot is
+        not held against the client, and the bound applies again once it has drained. A
+        client that asks page after page without reading would pass the bound a message at a
+        time: past one frame's worth over it, it is too slow, like any other.
         """
         withheld, self._withheld = self._withheld, None
         self._withheld_bytes = 0
         transport = self.transport
         if transport is not None and not transport.is_closing():
-            self._allowance = transport.get_write_buffer_size() + len(first)
             transport.write(b"".join([first, *(withheld or ())]))
+            self._wrote = True
+            over = -self.output_room()
+            if over > self.config.max_frame_bytes:
+                self.host.loop.call_soon(
+                    self.kick_too_slow, "history answers passed max_output_buffer"
+                )
+            self._allowance = max(0, over)
         self._resume(_PAUSED_HISTORY)
+
+    def output_room(self) -> int:
+        """Bytes that may still be written before the unsent output (ours, held, and the
+        kernel's) passes its bound."""
+        transport = self.transport
+        if transport is None:
+            return 0
+        kernel = kernel_output(transport)
+        unsent = transport.get_write_buffer_size() + (kernel[0] if kernel is not None else 0)
+        return self.config.max_output_buffer - unsent - self._withheld_bytes
 
     def render_reply(self, event: AnyMessage) -> bytes:
         """``event`` as this client alone is sent it (see :meth:`.fanout.Member.render_reply`):
@@ -543,6 +568,33 @@ class Connection:
         """The server is stopping: say so and close."""
         self.close(LeaveReason.SHUTDOWN, farewell=Bye(reason=LeaveReason.SHUTDOWN))
 
+    def _stuck(self, transport: Any, now: float) -> bool:
+        """Whether the client has read nothing of its pending output for ``write_timeout``.
+
+        What the kernel holds counts: a client that reads nothing may leave the transport's
+        buffer empty for a long time while the kernel's is full (up to
+        ``socket_send_buffer``), so progress is what the client acknowledged, not what left
+        our buffer."""
+        if not self._wrote and self._output_seen < 0:
+            self._progress_at = now  # nothing was pending, nothing written since
+            return False
+        self._wrote = False
+        buffered = transport.get_write_buffer_size()
+        kernel = kernel_output(transport)
+        if kernel is None:  # the platform cannot tell: our buffer draining is progress
+            pending, progress = buffered, -buffered
+        else:
+            pending, progress = buffered + kernel[0], kernel[1]
+        if pending == 0:
+            self._output_seen = -1
+            self._progress_at = now
+            return False
+        if progress != self._output_seen:
+            self._output_seen = progress
+            self._progress_at = now
+            return False
+        return now - self._progress_at > self.config.write_timeout
+
     def check_timers(self, now: float) -> None:
         """Called by the server's sweeper: registration, liveness and write deadlines."""
         if self.closed:
@@ -560,14 +612,9 @@ class Connection:
                 )
             return
         transport = self.transport
-        if transport is not None:
-            pending = transport.get_write_buffer_size()
-            if pending == 0 or pending < self._output_seen:
-                self._progress_at = now
-            elif now - self._progress_at > config.write_timeout:
-                self.kick_too_slow(f"output did not drain for {config.write_timeout:g} s")
-                return
-            self._output_seen = pending
+        if transport is not None and self._stuck(transport, now):
+            self.kick_too_slow(f"output did not drain for {config.write_timeout:g} s")
+            return
         dialect = self.dialect
         if dialect is None:
             return

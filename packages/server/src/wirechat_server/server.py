@@ -164,6 +164,7 @@ class ChatServer:
                             config.keepalive_interval,
                             config.keepalive_count,
                         ),
+                        send_buffer=config.socket_send_buffer,
                     )
                 except OSError as exc:
                     raise OSError(exc.errno, f"{spec}: {exc.strerror or exc}") from exc

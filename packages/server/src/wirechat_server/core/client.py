@@ -22,3 +22,8 @@ class Client(Member, Protocol):
     def release(self, first: bytes) -> None:
         """Write ``first``, then what was held, and carry on."""
         ...
+
+    def output_room(self) -> int:
+        """Bytes that may still be written to the client before its unsent output (what it
+        was sent and has not read, and what is held for it) passes its bound."""
+        ...

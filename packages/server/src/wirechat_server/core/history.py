@@ -149,6 +149,13 @@ class History:
         render = client.render_reply
         parts: list[bytes] = []
         pages = iter(results or ())
+        # A page counts against the client's output bound like everything else it is sent: a
+        # client that asks for history and reads none of it must not make the server hold more
+        # for it than for any other slow reader. So pages are cut to the room left, and say
+        # ``more`` (the client asks again once it has read this).
+        room = client.output_room() - sum(
+            len(frame) for frame in frames if isinstance(frame, bytes)
+        )
         for frame in frames:
             if isinstance(frame, bytes):
                 parts.append(frame)
@@ -170,7 +177,9 @@ class History:
             if more:
                 rows = rows[1:] if newest else rows[:limit]
             messages = [self._shown(row, shown_as) for row in rows]
-            parts.append(render(HistoryPage(room=shown_as, messages=messages, more=more)))
+            data = _fitted(render, shown_as, messages, more, newest, room)
+            room -= len(data)
+            parts.append(data)
         return b"".join(parts)
 
     def _shown(self, row: StoredMessage, shown_as: str) -> Message:
@@ -202,3 +211,25 @@ def _query(
     # One more than shown, to tell whether there are more.
     query = PageQuery(stored_as, above, below, limit + 1, newest, dm_of)
     return query, shown_as, limit, newest
+
+
+def _fitted(
+    render: Callable[[HistoryPage], bytes],
+    shown_as: str,
+    messages: list[Message],
+    more: bool,
+    newest: bool,
+    room: int,
+) -> bytes:
+    """The page rendered within ``room`` bytes: as many messages as fit, keeping the end the
+    client reads on from (the newest of a page back, the oldest of a page forward), and
+    ``more`` set when some were left out. At least one message goes whatever the room, so a
+    client always makes progress; the overshoot is at most one message."""
+    data = render(HistoryPage(room=shown_as, messages=messages, more=more))
+    while len(data) > room and len(messages) > 1:
+        # Sizes are close to proportional to the count: aim by proportion, again if need be.
+        keep = max(1, min(len(messages) - 1, len(messages) * max(room, 0) // len(data)))
+        messages = messages[-keep:] if newest else messages[:keep]
+        more = True
+        data = render(HistoryPage(room=shown_as, messages=messages, more=more))
+    return data

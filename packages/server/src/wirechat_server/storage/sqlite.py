@@ -12,9 +12,9 @@ connection each; a checkpoint thread copies the WAL back into the database, so t
 has to (:mod:`.sqlite_checkpoint`). In WAL mode SQLite lets reads run during a commit, so history
 requests never wait for an fsync, and they only ever see committed messages.
 
-Group commit. :meth:`~MessageStore.submit` only queues; at the end of the loop turn everything
-queued goes to the writer in one hand-off, and while submissions keep coming, at most one
-hand-off per ``coalesce_delay``. The writer takes everything queued, writes it in one
+Group commit. :meth:`~MessageStore.submit` only queues; everything queued goes to the writer in
+one hand-off: at the end of the loop turn after a quiet moment, ``coalesce_delay`` after the
+first submission while they keep coming. The writer takes everything queued, writes it in one
 transaction, commits once, and resolves the whole batch with one ``call_soon_threadsafe``.
 
 Order. Ids are assigned by the writer in commit order: strictly increasing, never reused (not
@@ -57,6 +57,10 @@ from .model import (
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_sql import Synchronous
 from .sqlite_writer import Outcomes, RetentionJob, Submission, Writer
+
+#: No hand-off within this many coalescing delays (20 ms at the default 2 ms) is a quiet
+#: moment: the next submission is handed to the writer at once. (Fan-out uses the same rule.)
+QUIET_FACTOR: Final = 10
 
 __all__ = [
     "MAX_HISTORY",
@@ -293,20 +297,21 @@ class MessageStore:
         return future
 
     def _schedule_handoff(self) -> None:
-        # One hand-off per loop turn: one lock round trip for all that came meanwhile, which
-        # reaches the writer as (part of) one batch; and what comes while the writer commits
-        # forms the next batch by itself. After a quiet moment the hand-off is at the end of
-        # this turn, so a lone message waits for nothing but its commit; while messages keep
-        # coming, at most one hand-off per coalescing delay, so that a stream of them is
-        # committed in groups rather than one by one.
+        # One hand-off for all that came meanwhile, which reaches the writer as (part of) one
+        # batch; what comes while the writer commits forms the next batch by itself. After a
+        # quiet moment (no hand-off within QUIET_FACTOR delays) it is at the end of this turn,
+        # so a lone message waits for nothing but its commit; while messages keep coming, the
+        # coalescing delay after the first, so that they are committed in groups: of five
+        # sent at once, the first would otherwise be committed alone and the other four in a
+        # second commit, a second fsync and a second write to everyone.
         if self._handoff_scheduled:
             return
         loop = self._loop
         assert loop is not None
         self._handoff_scheduled = True
-        wait = self._last_handoff + self._coalesce_delay - loop.time()
-        if wait > 0:
-            loop.call_later(wait, self._handoff)
+        quiet = loop.time() - self._last_handoff >= self._coalesce_delay * QUIET_FACTOR
+        if self._coalesce_delay and not quiet:
+            loop.call_later(self._coalesce_delay, self._handoff)
         else:
             loop.call_soon(self._handoff)
 
