@@ -3,14 +3,9 @@
 A :class:`Connection` sits between a transport (:mod:`.transports`, which moves bytes) and a
 dialect (:mod:`.dialects`, which translates them). It owns everything with a clock in it: choosing
 the dialect from the first bytes (:mod:`.dialects.detect`), the request pump and its rate limit,
-refusals, the output bounds, liveness, and the one teardown path every ending goes through. Each
-request a dialect yields is carried out by :func:`.dispatch.dispatch`.
-
-Flow control follows the websockets and uvicorn rule: the server never waits for a client.
-Broadcast bytes are written to the transport immediately; a client whose unsent output passes
-``max_output_buffer``, or does not drain for ``write_timeout``, is cut off as too slow. Past
-``soft_output_buffer`` the server stops reading that client's own requests until it catches up,
-so a client cannot make the server queue replies it does not read.
+refusals, liveness, and the one teardown path every ending goes through; its output side, with
+the bounds on what a client may owe, is :mod:`.output`. Each request a dialect yields is carried
+out by :func:`.dispatch.dispatch`.
 """
 
 from __future__ import annotations
@@ -27,9 +22,15 @@ from .dialects.base import Dialect
 from .dialects.detect import detect
 from .dialects.plain import PLAIN
 from .dispatch import dispatch
+from .output import (
+    PAUSED_OUTPUT,
+    PAUSED_RATE,
+    PAUSED_SHUTDOWN,
+    PAUSED_TURN,
+    Output,
+)
 from .ratelimit import TokenBucket
 from .transports.base import Transport
-from .transports.kernel import kernel_output
 
 if TYPE_CHECKING:
     from .bus import WireFormat
@@ -46,13 +47,6 @@ log: Final = logging.getLogger("wirechat.server")
 #: before the server noticed that it reads none of the replies.
 REQUESTS_PER_TURN: Final = 64
 
-# Why reading from a connection is paused (bits of Connection._paused; an int, not a set, because
-# a server holds one per connection and an empty set alone costs 216 bytes).
-_PAUSED_OUTPUT: Final = 1  # its unsent output passed soft_output_buffer
-_PAUSED_RATE: Final = 2  # its requests wait for the rate limit
-_PAUSED_TURN: Final = 4  # it used up this loop turn's share of requests
-_PAUSED_HISTORY: Final = 8  # a history page is being read for it
-_PAUSED_SHUTDOWN: Final = 16  # the server is stopping
 
 # Why a connection ends, by the error code that ended it.
 _REASON_FOR_CODE: Final = {
@@ -99,24 +93,18 @@ class Host(Protocol):
         ...
 
 
-class Connection:
+class Connection(Output):
     """A client connection from accept to close. A transport's user (asyncio's ``Protocol``
     callbacks, see :class:`~.transports.base.TransportUser`), fan-out's member, the core's
-    client."""
+    client. Its output side (delivery and the bounds on it) is :class:`~.output.Output`."""
 
     __slots__ = (
-        "_allowance",
         "_held",
         "_limit",
-        "_output_seen",
         "_paused",
         "_ping_sent_at",
-        "_progress_at",
         "_resume_handle",
         "_stall_handle",
-        "_withheld",
-        "_withheld_bytes",
-        "_wrote",
         "address",
         "closed",
         "config",
@@ -134,6 +122,8 @@ class Connection:
         "wire",
     )
 
+    host: Host  # (the output side knows less of it)
+
     def __init__(self, host: Host) -> None:
         """A connection accepted by ``host``, the listener that took it."""
         self.host = host
@@ -150,9 +140,9 @@ class Connection:
         self.fanout_state: Special | None = None
         self.rooms: list[Group] = []
         self.user: User | None = None
-        self._withheld: list[bytes] | None = None  # output held while a history page is read
+        self._withheld: list[bytes] | None = None
         self._withheld_bytes = 0
-        self._allowance = 0  # bytes a history answer overshot the bound by: not held against it
+        self._allowance = 0
         self.registered = False
         self.closed = False
         self.errors_in_row = 0
@@ -235,10 +225,10 @@ class Connection:
         self.host.forget(self, self.address)
 
     def pause_writing(self) -> None:
-        self._pause(_PAUSED_OUTPUT)
+        self._pause(PAUSED_OUTPUT)
 
     def resume_writing(self) -> None:
-        self._resume(_PAUSED_OUTPUT)
+        self._resume(PAUSED_OUTPUT)
 
     # -- the dialect ------------------------------------------------------------------------
 
@@ -313,8 +303,8 @@ class Connection:
             if handled == REQUESTS_PER_TURN:
                 # Stop reading until these replies are written and the output bounds have had
                 # their say.
-                self._pause(_PAUSED_TURN)
-                self.core.bus.after_flush(functools.partial(self._resume, _PAUSED_TURN))
+                self._pause(PAUSED_TURN)
+                self.core.bus.after_flush(functools.partial(self._resume, PAUSED_TURN))
                 return
             handled += 1
             try:
@@ -389,9 +379,9 @@ class Connection:
                 fatal=True,
             )
         self._held = raw
-        self._pause(_PAUSED_RATE)
+        self._pause(PAUSED_RATE)
         self._resume_handle = self.host.loop.call_later(
-            self._limit.wait(), self._resume, _PAUSED_RATE
+            self._limit.wait(), self._resume, PAUSED_RATE
         )
 
     def _pause(self, why: int) -> None:
@@ -400,80 +390,14 @@ class Connection:
         self._paused |= why
 
     def _resume(self, why: int) -> None:
-        if why == _PAUSED_RATE:
+        if why == PAUSED_RATE:
             self._resume_handle = None
         self._paused &= ~why
         if not self._paused and not self.closed and self.transport is not None:
             self.transport.resume_reading()
             self.pump()
 
-    # -- output -----------------------------------------------------------------------------
-
-    @property
-    def writable(self) -> bool:
-        """Whether output written now could still reach the client."""
-        return self.transport is not None and not self.transport.is_closing()
-
-    def deliver(self, data: bytes) -> None:
-        """Write ``data`` now; schedule a cut if the client has fallen too far behind."""
-        transport = self.transport
-        if transport is None or transport.is_closing():
-            return
-        withheld = self._withheld
-        if withheld is not None:
-            withheld.append(data)
-            self._withheld_bytes += len(data)
-            if self._withheld_bytes > self.config.max_output_buffer:
-                self.host.loop.call_soon(
-                    self.kick_too_slow, "output held for a history read grew too large"
-                )
-            return
-        if self._allowance:
-            # What is still buffered of the answer is at most what is buffered at all.
-            self._allowance = min(self._allowance, transport.get_write_buffer_size())
-        transport.write(data)
-        self._wrote = True
-        if transport.get_write_buffer_size() > self.config.max_output_buffer + self._allowance:
-            self.host.loop.call_soon(self.kick_too_slow, "unsent output passed max_output_buffer")
-
-    def hold(self) -> None:
-        """Keep what is delivered from now on, and read no more requests, until :meth:`release`."""
-        if self._withheld is None:
-            self._withheld = []
-            self._pause(_PAUSED_HISTORY)
-
-    def release(self, first: bytes) -> None:
-        """Write ``first`` (a history answer), then what was held meanwhile; read on.
-
-        A history answer is cut to fit :meth:`output_room`, but always carries at least one
-        message a page, so it may pass ``max_output_buffer`` by that much: the overshoot is
-        not held against the client, and the bound applies again once it has drained. A
-        client that asks page after page without reading would pass the bound a message at a
-        time: past one frame's worth over it, it is too slow, like any other.
-        """
-        withheld, self._withheld = self._withheld, None
-        self._withheld_bytes = 0
-        transport = self.transport
-        if transport is not None and not transport.is_closing():
-            transport.write(b"".join([first, *(withheld or ())]))
-            self._wrote = True
-            over = -self.output_room()
-            if over > self.config.max_frame_bytes:
-                self.host.loop.call_soon(
-                    self.kick_too_slow, "history answers passed max_output_buffer"
-                )
-            self._allowance = max(0, over)
-        self._resume(_PAUSED_HISTORY)
-
-    def output_room(self) -> int:
-        """Bytes that may still be written before the unsent output (ours, held, and the
-        kernel's) passes its bound."""
-        transport = self.transport
-        if transport is None:
-            return 0
-        kernel = kernel_output(transport)
-        unsent = transport.get_write_buffer_size() + (kernel[0] if kernel is not None else 0)
-        return self.config.max_output_buffer - unsent - self._withheld_bytes
+    # -- output (the rest is in output.py) ---------------------------------------------
 
     def render_reply(self, event: AnyMessage) -> bytes:
         """``event`` as this client alone is sent it (see :meth:`.fanout.Member.render_reply`):
@@ -562,38 +486,11 @@ class Connection:
 
     def stop_reading(self) -> None:
         """The server is stopping: take no more requests from this client."""
-        self._pause(_PAUSED_SHUTDOWN)
+        self._pause(PAUSED_SHUTDOWN)
 
     def shutdown(self) -> None:
         """The server is stopping: say so and close."""
         self.close(LeaveReason.SHUTDOWN, farewell=Bye(reason=LeaveReason.SHUTDOWN))
-
-    def _stuck(self, transport: Any, now: float) -> bool:
-        """Whether the client has read nothing of its pending output for ``write_timeout``.
-
-        What the kernel holds counts: a client that reads nothing may leave the transport's
-        buffer empty for a long time while the kernel's is full (up to
-        ``socket_send_buffer``), so progress is what the client acknowledged, not what left
-        our buffer."""
-        if not self._wrote and self._output_seen < 0:
-            self._progress_at = now  # nothing was pending, nothing written since
-            return False
-        self._wrote = False
-        buffered = transport.get_write_buffer_size()
-        kernel = kernel_output(transport)
-        if kernel is None:  # the platform cannot tell: our buffer draining is progress
-            pending, progress = buffered, -buffered
-        else:
-            pending, progress = buffered + kernel[0], kernel[1]
-        if pending == 0:
-            self._output_seen = -1
-            self._progress_at = now
-            return False
-        if progress != self._output_seen:
-            self._output_seen = progress
-            self._progress_at = now
-            return False
-        return now - self._progress_at > self.config.write_timeout
 
     def check_timers(self, now: float) -> None:
         """Called by the server's sweeper: registration, liveness and write deadlines."""
