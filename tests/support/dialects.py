@@ -427,7 +427,7 @@ class NativeSpeaker(Speaker):
 _NAME: Final = r"[A-Za-z0-9][A-Za-z0-9_.-]*"
 _WELCOME: Final = re.compile(
     rf"Welcome to the chat, (?P<name>{_NAME})! "
-    r"(?:nobody else|\d+ here: (?P<users>.*?))\. Type a line"
+    r"(?:You are the only one here|\d+ here: (?P<users>.*?))\. Type a line"
 )
 _ERROR: Final = re.compile(r"error: .* \((?P<code>[a-z_]+)\)")
 _JOINED: Final = re.compile(rf"(?P<name>{_NAME}) joined the conversation")
@@ -475,7 +475,7 @@ class PlainSpeaker(Speaker):
     @staticmethod
     def _event(line: str) -> Event:
         if match := _WELCOME.match(line):
-            users = match["users"]  # None: "nobody else", the newcomer alone
+            users = match["users"]  # None: "You are the only one here"
             return Welcomed(tuple(users.split(", ")) if users else (match["name"],))
         if line == "Username already taken!":
             return Refused("name_taken")

@@ -73,7 +73,7 @@ class PlainWire:
                 line = f"{name} {LAB_LEAVE_WORDING.phrase(reason)}\n"
             case Welcome(name=name, users=users, online=online):
                 total = max(online, len(users))
-                people = "nobody else" if total <= 1 else people_here(users, online)
+                people = "You are the only one here" if total <= 1 else people_here(users, online)
                 line = (
                     f"Welcome to the chat, {name}! {people}. "
                     "Type a line to say it to everyone; enter 'bye' anytime to exit "
