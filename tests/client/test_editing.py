@@ -10,6 +10,7 @@ from wirechat_client.commands import (
     ChangeTopic,
     Invalid,
     JoinRoom,
+    ListRoomsFrom,
     PartRoom,
     Run,
     Send,
@@ -41,7 +42,8 @@ from wirechat_client.history import InputHistory
         ("/me", Invalid("usage: /me ACTION")),
         ("//etc/hosts", Send("/etc/hosts")),
         ("[bold]x[/]", Send("[bold]x[/]")),
-        ("/rooms", Run("/rooms")),
+        ("/rooms", ListRoomsFrom(None)),
+        ("/rooms dev", ListRoomsFrom("#dev")),
         ("/join #dev", JoinRoom("#dev")),
         ("/JOIN dev ", JoinRoom("#dev")),
         ("/part", PartRoom(None)),
@@ -66,6 +68,9 @@ def test_unknown_commands_and_bad_text_are_local_errors() -> None:
     control = parse_line("a\x1b[31mb")
     assert isinstance(control, Invalid)
     assert "U+001B" in control.reason
+    two_rooms = parse_line("/rooms #a b")
+    assert isinstance(two_rooms, Invalid)
+    assert two_rooms.reason.startswith("usage: /rooms [#ROOM]")
 
 
 @pytest.mark.parametrize(

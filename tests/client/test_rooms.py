@@ -206,6 +206,23 @@ async def test_rooms_lists_the_servers_rooms(server: ChatServer, bob: NativeClie
         assert "#lobby · 2 users (joined)" in log_text(app)
 
 
+async def test_a_long_room_list_comes_a_page_at_a_time() -> None:
+    async with running_server(rooms_page=2) as paged:
+        carol = await NativeClient.connect(paged, "carol")
+        for room in ("#a", "#b", "#c"):
+            await joined(carol, room)
+        app = app_for(paged, "alice")
+        async with app.run_test(size=(100, 30)) as pilot:
+            await in_chat(pilot, app)
+            await submit(pilot, app, "/rooms")
+            await log_shows(pilot, app, "… more rooms after these: /rooms #b")
+            assert "#c" not in log_text(app)
+            await submit(pilot, app, "/rooms #b")
+            await log_shows(pilot, app, "#lobby · 2 users (joined)")
+            assert "#c · 1 user" in log_text(app)
+        await carol.close()
+
+
 async def test_scrolling_to_the_top_loads_older_history() -> None:
     async with running_server(history_on_join=5, max_history=10, msg_rate=0) as server:
         bob = await NativeClient.connect(server, "bob")

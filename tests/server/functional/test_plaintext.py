@@ -479,7 +479,7 @@ async def test_msg_to_nobody_or_without_text_is_an_error_line() -> None:
 
 
 async def test_rooms_lists_the_rooms_and_who_lists_the_lobby() -> None:
-    async with running_server() as server:
+    async with running_server(rooms_page=2) as server:
         ryuka = await PlainClient.connect(server, "Ryuka")
         ash = await NativeClient.connect(server, "Ash")
         brock = await NativeClient.connect(server, "Brock")
@@ -492,8 +492,11 @@ async def test_rooms_lists_the_rooms_and_who_lists_the_lobby() -> None:
         assert (left.room, left.reason) == ("#lobby", LeaveReason.PART)
         assert await ryuka.recv_line() == "Brock left the conversation"
 
+        # Two a page: the line says how to see the next one.
         await ryuka.send_line("/rooms")
-        assert await ryuka.recv_line() == "3 rooms: #dev (1), #lobby (2), #Zoo (1)"
+        assert await ryuka.recv_line() == "2 rooms (more: /rooms #lobby): #dev (1), #lobby (2)"
+        await ryuka.send_line("/rooms #lobby")
+        assert await ryuka.recv_line() == "1 room: #Zoo (1)"
         # /who is the lobby: Brock is connected but not in it.
         await ryuka.send_line("/who")
         assert await ryuka.recv_line() == "2 here: Ash, Ryuka"

@@ -604,3 +604,31 @@ async def test_a_plain_text_user_gets_the_lobby_history_after_the_welcome() -> N
         assert await ryuka.recv_line() == "alice: live"
         await ryuka.close()
         await alice.close()
+
+
+async def test_the_room_list_comes_in_pages_that_cover_every_room_once() -> None:
+    async with serving(rooms_page=10, max_rooms_per_user=30) as server:
+        maker = await Chat.hello(server, "maker")
+        names = [f"#R{index:02}" for index in range(25)]
+        for name in names:
+            await maker.join(name)
+        reader = await Chat.hello(server, "reader")
+        pages: list[RoomList] = []
+        after: str | None = None
+        while True:
+            page = await reader.reply_to(ListRooms(after=after), RoomList)
+            assert isinstance(page, RoomList)
+            pages.append(page)
+            if not page.more:
+                break
+            after = page.rooms[-1].room.lower()  # any letter case finds the place
+        assert [len(page.rooms) for page in pages] == [10, 10, 6]  # 25 rooms and #lobby
+        listed = [summary.room for page in pages for summary in page.rooms]
+        assert listed == sorted([*names, "#lobby"], key=str.lower)
+        # A smaller limit is kept; a larger one gets the server's page.
+        for limit, length in ((3, 3), (500, 10)):
+            page = await reader.reply_to(ListRooms(limit=limit), RoomList)
+            assert isinstance(page, RoomList)
+            assert len(page.rooms) == length
+        last = await reader.reply_to(ListRooms(after="#zzz"), RoomList)
+        assert last == RoomList(rooms=[], more=False)

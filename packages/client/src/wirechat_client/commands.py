@@ -26,7 +26,7 @@ COMMANDS: Final = {
     "/part": ("[#ROOM]", "leave this room (or #ROOM); in a direct conversation, close it"),
     "/msg": ("NAME [TEXT]", "send NAME a direct message; without TEXT, open the conversation"),
     "/topic": ("[TEXT]", "set this room's topic; without TEXT, show it"),
-    "/rooms": ("", "list the rooms on the server"),
+    "/rooms": ("[#ROOM]", "list the rooms on the server (a page; #ROOM: the page after it)"),
     "/who": ("", "list who is in this room"),
     "/me": ("ACTION", "say an action (/me waves shows as * alice waves)"),
     "/clear": ("", "clear this conversation's log (on this screen only)"),
@@ -48,6 +48,14 @@ class Run:
     """Run the argument-less command ``name`` (one of :data:`COMMANDS`, or ``bye``)."""
 
     name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListRoomsFrom:
+    """Ask for a page of the room list, from the first room after ``after`` (``None``: the
+    first page)."""
+
+    after: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,9 +99,11 @@ class Invalid:
     reason: str
 
 
-Parsed = Send | Run | JoinRoom | PartRoom | SendDirect | ChangeTopic | Search | Invalid
+Parsed = (
+    Send | Run | ListRoomsFrom | JoinRoom | PartRoom | SendDirect | ChangeTopic | Search | Invalid
+)
 
-_NO_ARGUMENT: Final = frozenset({"/help", "/rooms", "/who", "/clear", "/quit"})
+_NO_ARGUMENT: Final = frozenset({"/help", "/who", "/clear", "/quit"})
 
 
 def parse_line(line: str, max_text_bytes: int = MAX_TEXT_BYTES) -> Parsed | None:
@@ -115,6 +125,8 @@ def parse_line(line: str, max_text_bytes: int = MAX_TEXT_BYTES) -> Parsed | None
         return _checked(Send(argument, action=True), max_text_bytes)
     if command in _NO_ARGUMENT:
         return Run(command)
+    if command == "/rooms":
+        return _rooms(argument)
     if command == "/join":
         return _join(argument)
     if command == "/part":
@@ -132,6 +144,15 @@ def as_room(word: str) -> str | None:
     """``word`` as a room name (``dev`` is taken as ``#dev``), or ``None`` if it is not one."""
     room = word if word.startswith("#") else f"#{word}"
     return room if is_valid_room(room) else None
+
+
+def _rooms(argument: str) -> Parsed:
+    if not argument:
+        return ListRoomsFrom(None)
+    room = as_room(argument) if " " not in argument else None
+    if room is None:
+        return Invalid(f"usage: /rooms [#ROOM] ({_ROOM_RULE})")
+    return ListRoomsFrom(room)
 
 
 def _join(argument: str) -> Parsed:

@@ -355,6 +355,9 @@ class Feed:
             topic = f": {summary.topic}" if summary.topic else ""
             people = "1 user" if summary.users == 1 else f"{summary.users} users"
             lines.append(f"  {summary.room} · {people}{joined}{topic}")
+        if room_list.more and room_list.rooms:
+            last = room_list.rooms[-1].room
+            lines.append(f"  … more rooms after these: /rooms {sanitize_text(last)}")
         current = self.conversations.current
         for line in lines:
             current.note(line)

@@ -14,6 +14,7 @@ from .commands import (
     ChangeTopic,
     Invalid,
     JoinRoom,
+    ListRoomsFrom,
     Parsed,
     PartRoom,
     Run,
@@ -46,6 +47,8 @@ class LineActions:
                 self._note(reason)
             case Run(name=name):
                 self._run(name)
+            case ListRoomsFrom(after=after):
+                self._request(ListRooms(after=after))
             case JoinRoom(room=room):
                 self._join(room)
             case PartRoom(room=room):
@@ -94,8 +97,6 @@ class LineActions:
         current = self.conversations.current
         if name == "/who":  # in a room: who is in it; elsewhere: who is connected
             self._request(Who(room=current.name if current.kind is Kind.ROOM else None))
-        elif name == "/rooms":
-            self._request(ListRooms())
         elif name == "/quit":
             self.post_message(QuitRequested())
 

@@ -125,7 +125,16 @@ class Part(_Frame, frozen=True, tag="part"):
 
 
 class ListRooms(_Frame, frozen=True, tag="rooms"):
-    """Client -> server: ask for the rooms that have members; answered with ``room_list``."""
+    """Client -> server: ask for the rooms that have members; answered with ``room_list``.
+
+    The list comes a page at a time, sorted by name (compared without letter case): ``after``
+    starts the page after the room of that name (the last one of the page before), ``limit``
+    caps its length; a larger ``limit`` than the server's page size, or none, gets a page of
+    that size.
+    """
+
+    after: str | None = None
+    limit: Count | None = None
 
 
 class SetTopic(_Frame, frozen=True, tag="set_topic"):
@@ -270,9 +279,12 @@ class RoomSummary(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True)
 
 
 class RoomList(_Frame, frozen=True, tag="room_list"):
-    """Server -> client: every room with members, sorted by name (the answer to ``rooms``)."""
+    """Server -> client: a page of the rooms with members, sorted by name (the answer to
+    ``rooms``). ``more`` is true when rooms follow the last one listed: ask again with it as
+    ``after``."""
 
     rooms: list[RoomSummary]
+    more: bool = False
 
 
 class History(_Frame, frozen=True, tag="history"):

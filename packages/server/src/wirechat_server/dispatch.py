@@ -79,9 +79,9 @@ def dispatch(connection: Requester, request: AnyMessage) -> None:
         case Part(room=room):
             _require_registered(connection)
             core.part(connection, room)
-        case ListRooms():
+        case ListRooms(after=after, limit=limit):
             _require_registered(connection)
-            core.list_rooms(connection)
+            core.list_rooms(connection, after, limit)
         case SetTopic(room=room, topic=topic):
             _require_registered(connection)
             core.set_topic(connection, room, topic)

@@ -299,9 +299,11 @@ class ChatCore:
             room = self.rooms.member_room(client, name)
             self.bus.to_member(client, Users(users=list(room.roster), room=room.name))
 
-    def list_rooms(self, client: Client) -> None:
-        """Answer ``rooms``: every room with members (and the lobby), sorted by name."""
-        self.rooms.list_rooms(client)
+    def list_rooms(
+        self, client: Client, after: str | None = None, limit: int | None = None
+    ) -> None:
+        """Answer ``rooms``: a page of the rooms with members (and the lobby), sorted by name."""
+        self.rooms.list_rooms(client, after, limit)
 
     def set_topic(self, client: Client, name: str, topic: str) -> None:
         """Set a room's topic; everyone in it hears, the setter included."""

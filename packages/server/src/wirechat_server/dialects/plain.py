@@ -4,7 +4,8 @@ The protocol is the lab server's. The first line is the user's name; the lab cli
 name with no newline at all, so a first chunk that stays unterminated for ``plain_name_wait``
 seconds is taken as the name. Every later line is said to everyone else in the lobby, who see
 ``NAME: TEXT``; the line ``bye`` leaves. ``/who`` lists who is in the lobby, ``/me TEXT`` sends an
-action, ``/msg NAME TEXT`` a direct message, ``/rooms`` lists the rooms and ``/quit`` is ``bye``.
+action, ``/msg NAME TEXT`` a direct message, ``/rooms`` lists the rooms (a page; ``/rooms NAME``
+the next, after NAME) and ``/quit`` is ``bye``.
 Right after the welcome line come the lobby's recent lines, so a newcomer has context. Output is
 plain lines: no colour, no control characters.
 """
@@ -83,9 +84,12 @@ class PlainWire:
                 line = f"Topic: {topic}\n"
             case Topic(by=by, topic=topic):
                 line = f"{by} set the topic: {topic}\n" if topic else f"{by} cleared the topic\n"
-            case RoomList(rooms=rooms):
+            case RoomList(rooms=rooms, more=more):
                 listed = ", ".join(f"{room.room} ({room.users})" for room in rooms)
-                line = f"{len(rooms)} rooms: {listed}\n"
+                count = f"{len(rooms)} room{'' if len(rooms) == 1 else 's'}"
+                if more and rooms:  # a page: say how to see the next one
+                    count += f" (more: /rooms {rooms[-1].room})"
+                line = f"{count}: {listed}\n"
             case Users(users=users):
                 line = f"{people_here(users)}\n"
             case Error(code=ErrorCode.NAME_TAKEN):
@@ -176,8 +180,9 @@ class PlainDialect:
             return Bye(reason=LeaveReason.QUIT)
         if lowered == "/who":
             return Who(room=DEFAULT_ROOM)
-        if lowered == "/rooms":
-            return ListRooms()
+        if lowered == "/rooms" or lowered.startswith("/rooms "):
+            after = command[7:].strip()
+            return ListRooms(after=after or None)
         if lowered == "/me" or lowered.startswith("/me "):
             action = command[4:].strip()
             if not action:
