@@ -8,6 +8,7 @@ import logging
 import pytest
 
 from tests.support.net import WAIT, NativeClient, eventually, running_server
+from wirechat_common import Hello, Welcome
 from wirechat_server.refusals import REPORT_EVERY
 from wirechat_server.server import ChatServer
 
@@ -134,4 +135,37 @@ async def test_refusals_of_one_address_are_logged_once_then_counted(
             last = caplog.records[-1].getMessage()
             assert last.startswith("refuse 127.0.0.20: 49 more refused connections in the last")
             assert last.endswith("(too_many_connections x49)")
+        await held.close()
+
+
+async def _session_of(server: ChatServer, name: str, local: str, token: str | None = None) -> str:
+    """Register ``name`` from ``local`` (resuming ``token``), leave, and return the session."""
+    client = await NativeClient.connect(server, None, local_addr=local)
+    await client.send(Hello(name=name, session=token))
+    welcome = await client.expect(Welcome)
+    await client.close()
+    await eventually(lambda: name not in server.core.users())  # its session is dormant now
+    assert welcome.session is not None
+    return welcome.session
+
+
+async def test_throwaway_registrations_evict_their_own_address_sessions_not_others() -> None:
+    async with running_server(
+        max_sessions=5, max_sessions_per_ip=3, connect_rate_per_ip=1000
+    ) as server:
+        victim = await _session_of(server, "victim", "127.0.0.30")
+        spray = [await _session_of(server, f"spray{i}", "127.0.0.31") for i in range(10)]
+        # The victim's session outlived ten throwaway ones: it still resumes...
+        assert await _session_of(server, "victim", "127.0.0.30", victim) == victim
+        # ...while the sprayer kept only its own newest three.
+        assert await _session_of(server, "spray9", "127.0.0.31", spray[9]) == spray[9]
+        assert await _session_of(server, "spray0", "127.0.0.31", spray[0]) != spray[0]
+
+
+async def test_loopback_is_limited_too_once_exempt_addresses_is_empty() -> None:
+    async with running_server(max_connections_per_ip=1, exempt_addresses="") as server:
+        held = await NativeClient.connect(server, "held")
+        reader, writer = await _raw(server, "127.0.0.1")
+        assert (await _refusal(reader)).endswith(b"(too_many_connections)\n")
+        writer.close()
         await held.close()

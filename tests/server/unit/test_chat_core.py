@@ -51,6 +51,7 @@ class FakeClient:
     def __init__(self, wire: WireFormat = NATIVE) -> None:
         self.name = ""
         self.user: User | None = None
+        self.origin = ""  # exempt: per-address shares are tested over real sockets
         self.wire = wire
         self.rooms: list[Group] = []
         self.fanout_state: Special | None = None

@@ -1,21 +1,18 @@
 """Who may open a connection: the global cap, and per-address caps on concurrency and rate.
 
 Checked before any session state exists, so a flood of connections from one address costs a
-dictionary entry and a refusal line each, nothing more. Loopback (``127.0.0.1`` and ``::1``) is
-exempt from the per-address caps, as in Ergo: a local bridge or a benchmark is not an attacker;
+dictionary entry and a refusal line each, nothing more. Addresses are counted by origin, their
+prefix (:mod:`.addresses`); the exempt ones (loopback by default, as in Ergo) are not counted:
 the rest of ``127.0.0.0/8`` is not exempt, which lets tests play remote addresses.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
 
 from wirechat_common import ErrorCode
 
 from .config import ServerConfig
-
-EXEMPT_ADDRESSES: Final = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 
 
 @dataclass(slots=True)
@@ -38,6 +35,7 @@ class Admission:
 
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
+        self._origins = self.origins = config.origins
         self._total = 0
         self._by_address: dict[str, _Address] = {}
 
@@ -47,13 +45,14 @@ class Admission:
 
     def admit(self, address: str, now: float) -> Refusal | None:
         """Count a new connection from ``address``, or say why it is refused."""
+        address = self._origins.of(address)
         config = self._config
         if self._total >= config.max_connections:
             return Refusal(
                 ErrorCode.SERVER_FULL,
                 f"the server is full ({config.max_connections} connections); try again later",
             )
-        if address not in EXEMPT_ADDRESSES:
+        if address:  # not exempt
             entry = self._by_address.get(address)
             if entry is None:
                 entry = self._by_address[address] = _Address(0, config.connect_rate_per_ip, now)
@@ -77,7 +76,7 @@ class Admission:
     def release(self, address: str) -> None:
         """A connection admitted from ``address`` has ended."""
         self._total -= 1
-        entry = self._by_address.get(address)
+        entry = self._by_address.get(self._origins.of(address))
         if entry is not None:
             entry.connections -= 1
 

@@ -20,6 +20,7 @@ from typing import Any, Final
 
 from wirechat_common import MAX_FRAME_BYTES, MAX_HISTORY, MAX_TEXT_BYTES
 
+from .addresses import Origins
 from .listeners import ListenerSpec, parse_listeners
 
 ENV_PREFIX: Final = "WIRECHAT_"
@@ -79,14 +80,31 @@ class ServerConfig:
     )
     max_connections_per_ip: int = _setting(
         16,
-        "connections served at once from one IP address (127.0.0.1 and ::1 are exempt); "
+        "connections served at once from one IP address (prefix; exempt_addresses are not "
+        "counted); "
         "past it: too_many_connections",
         most=1_000_000,
+    )
+    ipv4_prefix: int = _setting(
+        32,
+        "per-address limits count IPv4 addresses by this prefix (32: each address alone)",
+        most=32,
+    )
+    ipv6_prefix: int = _setting(
+        64,
+        "per-address limits count IPv6 addresses by this prefix (64: a household or a host)",
+        most=128,
+    )
+    exempt_addresses: str = _setting(
+        "127.0.0.1,::1",
+        "addresses no per-address limit applies to, comma-separated (loopback: a local "
+        "bridge or benchmark is not an attacker; empty: none)",
+        metavar="ADDRESSES",
     )
     connect_rate_per_ip: int = _setting(
         32,
         "new connections one IP address may open per minute, in a burst or spread out "
-        "(127.0.0.1 and ::1 are exempt); past it: too_many_connections",
+        "(exempt_addresses are not counted); past it: too_many_connections",
         most=1_000_000,
     )
     max_text_bytes: int = _setting(
@@ -276,6 +294,12 @@ class ServerConfig:
         "the name back and keeps reading its direct messages",
         most=365 * DAY,
     )
+    max_sessions_per_ip: int = _setting(
+        100,
+        "sessions of disconnected users kept for one address (prefix); past it that "
+        "address's own oldest go first, so throwaway registrations cannot evict everyone's",
+        most=10_000_000,
+    )
     max_sessions: int = _setting(
         10_000,
         "sessions of disconnected users kept at once (the oldest go first)",
@@ -308,6 +332,12 @@ class ServerConfig:
         if self.max_text_bytes > self.max_frame_bytes:
             raise ValueError("max_text_bytes must not exceed max_frame_bytes")
         parse_listeners(self.listen)  # raises ValueError for an entry it cannot read
+        self.origins  # noqa: B018 - raises ValueError for an exempt entry that is no address
+
+    @property
+    def origins(self) -> Origins:
+        """How the per-address limits group addresses (see :mod:`.addresses`)."""
+        return Origins.from_settings(self.ipv4_prefix, self.ipv6_prefix, self.exempt_addresses)
 
     @property
     def listeners(self) -> list[ListenerSpec]:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from wirechat_common import AnyMessage, Bye, Error, ErrorCode, LeaveReason, ProtocolError
 
+from .addresses import Origins
 from .admission import Refusal
 from .config import ServerConfig
 from .dialects.base import Dialect
@@ -75,6 +76,11 @@ class Host(Protocol):
 
     @property
     def config(self) -> ServerConfig: ...
+    @property
+    def origins(self) -> Origins:
+        """How addresses are grouped for per-address limits."""
+        ...
+
     @property
     def core(self) -> ChatCore: ...
     @property
@@ -170,6 +176,12 @@ class Connection(Output):
     def core(self) -> ChatCore:
         """The chat this connection is part of (the host's: not a slot of each connection)."""
         return self.host.core
+
+    @property
+    def origin(self) -> str:
+        """Where the client comes from, as per-address limits count it (:mod:`.addresses`):
+        worked out when asked (at registration), not kept in a slot."""
+        return self.host.origins.of(self.address)
 
     @property
     def peer(self) -> str:

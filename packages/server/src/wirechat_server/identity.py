@@ -21,14 +21,17 @@ class User:
     comes back in a ``hello``, whose token's hash is compared (0.9 MiB less at 10,000 users).
     """
 
-    __slots__ = ("dm_floor", "key", "name", "token_hash")
+    __slots__ = ("dm_floor", "key", "name", "origin", "token_hash")
 
-    def __init__(self, name: str, dm_floor: int, hashed: bytes) -> None:
+    def __init__(self, name: str, dm_floor: int, hashed: bytes, origin: str = "") -> None:
         self.name = name
         self.key = name_key(name)
         self.token_hash = hashed
         #: Direct messages with ids above this are the user's to read.
         self.dm_floor = dm_floor
+        #: Where the session began (:mod:`.addresses`; ``""``: exempt or not known, as for a
+        #: session restored after a restart): its share of the dormant sessions is counted so.
+        self.origin = origin
 
     def __repr__(self) -> str:
         return f"User({self.name!r})"
@@ -37,10 +40,13 @@ class User:
 class Identities(Protocol):
     """Turns a ``hello`` into a user, and keeps users between their connections."""
 
-    def claim(self, name: str, token: str | None, dm_floor: int) -> tuple[User, str]:
+    def claim(
+        self, name: str, token: str | None, dm_floor: int, origin: str = ""
+    ) -> tuple[User, str]:
         """The user a new connection asking for ``name`` with ``token`` is, and the token to
         tell it; raises ``ProtocolError`` (``name_taken``) if the name is someone else's.
-        ``dm_floor``: where a new user's direct messages begin."""
+        ``dm_floor``: where a new user's direct messages begin; ``origin``: where the
+        connection comes from (:mod:`.addresses`)."""
         ...
 
     def release(self, user: User) -> None:

@@ -45,11 +45,12 @@ class ListenerHost:
     """One listener's side of the server, as its connections see it (connection.Host): the
     server's settings, core and loop, and which dialects this listener serves."""
 
-    __slots__ = ("config", "core", "loop", "served", "server")
+    __slots__ = ("config", "core", "loop", "origins", "served", "server")
 
     def __init__(self, server: ChatServer, served: frozenset[str] | None) -> None:
         self.server = server
         self.config = server.config
+        self.origins = server.admission.origins
         self.core = server.core
         self.loop = server.loop
         self.served = served

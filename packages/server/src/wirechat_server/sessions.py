@@ -8,7 +8,10 @@ direct messages the user may read: those after the moment the session began, so 
 picks a free name cannot read what was sent to its earlier holder.
 
 Sessions outlive the user's last connection by ``ttl`` seconds (a reconnect after a dropped link
-finds them); at most ``max_dormant`` of them are kept. Given a ``persist`` callback, each session
+finds them); at most ``max_dormant`` of them are kept, and at most ``max_dormant_per_origin``
+of those begun from one origin (an address prefix, :mod:`.addresses`): past it, that origin's
+own oldest go first, so a burst of throwaway registrations from a few addresses cannot evict
+everyone else's sessions. Given a ``persist`` callback, each session
 is saved (its token only as a SHA-256 hash) whenever it starts, resumes or goes dormant, and
 :meth:`Sessions.restore` brings saved ones back after a restart: a client that reconnects to the
 restarted server keeps its session and its direct messages.
@@ -49,18 +52,24 @@ class Sessions:
         presence: Presence[Any],
         ttl: float,
         max_dormant: int,
+        max_dormant_per_origin: int | None = None,
         clock: Callable[[], float] = time.monotonic,
         persist: Callable[[User, float], None] | None = None,
     ) -> None:
         """``persist(user, seen)`` saves a session; ``seen`` is wall-clock time (seconds)."""
         self._ttl = ttl
         self._max_dormant = max_dormant
+        self._per_origin = max_dormant_per_origin
+        # Per origin, its dormant sessions' keys, oldest first (exempt origins are not kept).
+        self._by_origin: dict[str, OrderedDict[str, None]] = {}
         self._clock = clock
         self._persist = persist
         self._presence = presence
         self._dormant: OrderedDict[str, tuple[User, float]] = OrderedDict()  # oldest first
 
-    def claim(self, name: str, token: str | None, dm_floor: int) -> tuple[User, str]:
+    def claim(
+        self, name: str, token: str | None, dm_floor: int, origin: str = ""
+    ) -> tuple[User, str]:
         """The user ``name`` for a new connection, and the session token to tell it.
 
         With the right ``token`` the connection joins the user's session, online or dormant,
@@ -75,12 +84,12 @@ class Sessions:
                 raise ProtocolError(ErrorCode.NAME_TAKEN, f"the name {name!r} is taken")
             return user, token
         self.expire()
-        dormant = self._dormant.pop(key, None)
-        if dormant is not None and token is not None and _proves(token, dormant[0]):
-            user = dormant[0]
+        dormant = self._forget(key)
+        if dormant is not None and token is not None and _proves(token, dormant):
+            user = dormant
         else:
             token = secrets.token_urlsafe(TOKEN_BYTES)
-            user = User(name, dm_floor, token_hash(token))
+            user = User(name, dm_floor, token_hash(token), origin)
         self._save(user)
         return user, token
 
@@ -89,14 +98,14 @@ class Sessions:
         now, wall = self._clock(), time.time()
         for user, seen in sorted(users, key=lambda item: item[1]):
             if self._presence.user(user.key) is None:
-                self._dormant[user.key] = (user, now - max(0.0, wall - seen))
+                self._keep(user, now - max(0.0, wall - seen))
         self.expire()
 
     def release(self, user: User) -> None:
         """``user`` lost its last connection: keep its session dormant for a while."""
         if self._presence.user(user.key) is not None:
             return  # online again (or its name is someone else's now, who keeps it)
-        self._dormant[user.key] = (user, self._clock())
+        self._keep(user, self._clock())
         self._save(user)
         self.expire()
 
@@ -118,7 +127,32 @@ class Sessions:
             key, (_, since) = next(iter(dormant.items()))
             if since > deadline and len(dormant) <= self._max_dormant:
                 break
-            del dormant[key]
+            self._forget(key)
+
+    def _keep(self, user: User, since: float) -> None:
+        """Keep ``user``'s session dormant from ``since``; past its origin's share, that
+        origin's oldest dormant session goes."""
+        self._forget(user.key)
+        self._dormant[user.key] = (user, since)
+        if not user.origin or self._per_origin is None:
+            return
+        keys = self._by_origin.setdefault(user.origin, OrderedDict())
+        keys[user.key] = None
+        if len(keys) > self._per_origin:
+            self._forget(next(iter(keys)))
+
+    def _forget(self, key: str) -> User | None:
+        """Drop the dormant session of ``key``, if any; return its user."""
+        entry = self._dormant.pop(key, None)
+        if entry is None:
+            return None
+        user = entry[0]
+        keys = self._by_origin.get(user.origin)
+        if keys is not None:
+            keys.pop(key, None)
+            if not keys:
+                del self._by_origin[user.origin]
+        return user
 
 
 def _proves(token: str, user: User) -> bool:

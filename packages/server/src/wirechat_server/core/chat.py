@@ -85,6 +85,7 @@ class ChatCore:
             presence=self.presence,
             ttl=settings.session_ttl,
             max_dormant=settings.max_sessions,
+            max_dormant_per_origin=settings.max_sessions_per_ip,
             persist=self._save_session if log is not None else None,
         )
         self.rooms = Rooms(self.bus, settings, clock)
@@ -173,7 +174,9 @@ class ChatCore:
                 ErrorCode.TOO_MANY_ROOMS,
                 f"{len(wanted)} rooms asked for; at most {settings.max_rooms_per_user} at once",
             )
-        user, token = self.identities.claim(name, session, self.relay.next_possible_id())
+        user, token = self.identities.claim(
+            name, session, self.relay.next_possible_id(), client.origin
+        )
         for earlier, exit_rooms in list(self._departing.get(user.key, {}).values()):
             if earlier is not user:
                 exit_rooms()  # another user takes the name: the earlier holder is gone now

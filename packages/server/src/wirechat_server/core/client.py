@@ -15,6 +15,12 @@ class Client(Member, Protocol):
     name: str
     user: User | None
 
+    @property
+    def origin(self) -> str:
+        """Where the client comes from, as the per-address limits count it (an address
+        prefix, :mod:`..addresses`; ``""`` if exempt)."""
+        ...
+
     def hold(self) -> None:
         """Keep what is delivered from now on until :meth:`release`; read no more requests."""
         ...

@@ -23,6 +23,7 @@ class ChatSettings:
     rooms_page: int = 100
     session_ttl: float = 86_400.0
     max_sessions: int = 10_000
+    max_sessions_per_ip: int = 100
     welcome_users: int = 100
 
     @classmethod
