@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from tests.support.net import WAIT, NativeClient, eventually, running_server
-from wirechat_common import Hello, Welcome
+from wirechat_common import Error, ErrorCode, Hello, Join, Part, RoomInfo, Welcome
 from wirechat_server.refusals import REPORT_EVERY
 from wirechat_server.server import ChatServer
 
@@ -169,3 +169,31 @@ async def test_loopback_is_limited_too_once_exempt_addresses_is_empty() -> None:
         assert (await _refusal(reader)).endswith(b"(too_many_connections)\n")
         writer.close()
         await held.close()
+
+
+async def _join(client: NativeClient, room: str) -> RoomInfo | Error:
+    await client.send(Join(room=room))
+    while True:  # skip what else arrives (others' joins), up to the answer
+        frame = await client.recv()
+        if isinstance(frame, (RoomInfo, Error)):
+            return frame
+
+
+async def test_rooms_are_shared_per_address_so_a_few_cannot_take_them_all() -> None:
+    async with running_server(max_rooms_per_ip=3, max_rooms=100) as server:
+        hoarder = await NativeClient.connect(server, "hoarder", local_addr="127.0.0.40")
+        for index in range(3):
+            assert isinstance(await _join(hoarder, f"#h{index}"), RoomInfo)
+        refused = await _join(hoarder, "#h3")
+        assert isinstance(refused, Error)
+        assert refused.code == ErrorCode.TOO_MANY_ROOMS
+        assert "from your address" in refused.detail
+        # Another address makes rooms as before, and the hoarder may still join them.
+        other = await NativeClient.connect(server, "other", local_addr="127.0.0.41")
+        assert isinstance(await _join(other, "#o0"), RoomInfo)
+        assert isinstance(await _join(hoarder, "#o0"), RoomInfo)
+        # A room that empties gives its address's share back.
+        await hoarder.send(Part(room="#h0"))
+        assert isinstance(await _join(hoarder, "#h3"), RoomInfo)
+        await hoarder.close()
+        await other.close()

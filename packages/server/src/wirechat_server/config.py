@@ -269,6 +269,12 @@ class ServerConfig:
         "rooms with members the server keeps at once; past it: too_many_rooms",
         most=10_000_000,
     )
+    max_rooms_per_ip: int = _setting(
+        500,
+        "rooms that users from one address (prefix) may have made and that still exist; past "
+        "it a new room gets too_many_rooms, so a few addresses cannot take every room",
+        most=10_000_000,
+    )
     rooms_page: int = _setting(
         100,
         "rooms one room_list carries at most (the rest follow page by page): a listing of "

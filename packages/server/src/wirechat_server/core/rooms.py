@@ -34,10 +34,13 @@ from .settings import ChatSettings
 class ChatRoom:
     """A room: its name, topic and who is in it (by user, not by connection)."""
 
-    __slots__ = ("group", "key", "name", "roster", "topic", "user_connections")
+    __slots__ = ("group", "key", "name", "origin", "roster", "topic", "user_connections")
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, origin: str = "") -> None:
         self.name = name
+        #: Where the room's creator came from: the room counts against that address's share of
+        #: the server's rooms for as long as it exists (``""``: exempt, or the lobby).
+        self.origin = origin
         self.key = room_key(name)
         self.group = Group(name, self.key)  # who gets its events: the bus's business
         self.topic = ""
@@ -65,6 +68,7 @@ class Rooms:
         # The keys in order, kept as rooms come and go, so that a page of the room list costs
         # a binary search and the page, not a sort of every room (8.4 ms at 10,000).
         self._keys: list[str] = [self.lobby.key]
+        self._by_origin: dict[str, int] = {}  # rooms in existence, by their creator's origin
 
     def get(self, key: str) -> ChatRoom | None:
         """The room whose key is ``key``, if it exists."""
@@ -102,12 +106,7 @@ class Rooms:
                 f"you are in {len(client.rooms)} rooms, the most allowed; part one first",
             )
         if room is None:
-            if len(self._rooms) >= settings.max_rooms:
-                raise ProtocolError(
-                    ErrorCode.TOO_MANY_ROOMS, "this server has as many rooms as it allows"
-                )
-            room = self._rooms[key] = ChatRoom(name)
-            bisect.insort(self._keys, key)
+            room = self._create(name, key, client.origin)
         user = client.user
         assert user is not None
         self._bus.entering(client, room.group)
@@ -135,8 +134,37 @@ class Rooms:
                 left = Left(name=user.name, reason=reason, ts=self._clock(), room=room.name)
                 self._bus.to_room(room.group, left)
         if not room.group.by_wire and room is not self.lobby:
-            del self._rooms[room.key]
-            del self._keys[bisect.bisect_left(self._keys, room.key)]
+            self._remove(room)
+
+    def _create(self, name: str, key: str, origin: str) -> ChatRoom:
+        """A new room, counted against the server's rooms and its creator's origin's share of
+        them (so that a few addresses cannot take every room); ``too_many_rooms`` past either."""
+        settings = self._settings
+        if len(self._rooms) >= settings.max_rooms:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_ROOMS, "this server has as many rooms as it allows"
+            )
+        held = self._by_origin.get(origin, 0) if origin else 0
+        if held >= settings.max_rooms_per_ip:
+            raise ProtocolError(
+                ErrorCode.TOO_MANY_ROOMS,
+                f"rooms made from your address: {held}, the most allowed; join an existing one",
+            )
+        room = self._rooms[key] = ChatRoom(name, origin)
+        bisect.insort(self._keys, key)
+        if origin:
+            self._by_origin[origin] = held + 1
+        return room
+
+    def _remove(self, room: ChatRoom) -> None:
+        del self._rooms[room.key]
+        del self._keys[bisect.bisect_left(self._keys, room.key)]
+        if room.origin:
+            left = self._by_origin[room.origin] - 1
+            if left:
+                self._by_origin[room.origin] = left
+            else:
+                del self._by_origin[room.origin]
 
     def part(self, client: Client, name: str) -> None:
         """Leave room ``name``: ``left`` (reason ``part``) to the client and to the room."""

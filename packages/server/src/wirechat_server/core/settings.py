@@ -20,6 +20,7 @@ class ChatSettings:
     max_history: int = 200
     max_rooms_per_user: int = 50
     max_rooms: int = 10_000
+    max_rooms_per_ip: int = 500
     rooms_page: int = 100
     session_ttl: float = 86_400.0
     max_sessions: int = 10_000
