@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
 import sqlite3
 import threading
 from pathlib import Path
@@ -31,6 +32,7 @@ from tests.support.rooms import (
 )
 from wirechat_common import Ack, Error, ErrorCode, Message, Ping, Pong, Say
 from wirechat_server.config import DATABASE_NAME
+from wirechat_server.storage import space
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -232,7 +234,8 @@ async def refused_until_full(alice: Chat, prefix: str, limit: int = 50) -> tuple
 async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(
     small_disk: Path,
 ) -> None:
-    async with serving(small_disk) as server:
+    # No free-space floor: what a disk that really fills up does (the floor is tested below).
+    async with serving(small_disk, min_free_disk=0) as server:
         alice = await Chat.hello(server, "alice")
         bob = await Chat.hello(server, "bob")
         before = await alice.seed(3)
@@ -259,6 +262,64 @@ async def test_a_full_disk_refuses_messages_and_recovers_when_space_returns(
         await bob.close()
     with contextlib.closing(sqlite3.connect(database)) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+async def said_again(alice: Chat, client_id: str) -> Ack:
+    """Say the refused line again until it is taken (space checks are cached for a second)."""
+    async with asyncio.timeout(WAIT):
+        while True:
+            await alice.send(Say(text="x" * 2000, client_id=client_id))
+            reply = await alice.answer(Ack, Error)
+            if isinstance(reply, Ack):
+                return reply
+            assert isinstance(reply, Error)
+            assert reply.code == ErrorCode.STORAGE_FULL
+            await asyncio.sleep(0.1)  # the check's own period: no event tells space came back
+
+
+async def test_under_the_free_space_floor_messages_are_refused_and_history_reads_on(
+    small_disk: Path,
+) -> None:
+    async with serving(small_disk, min_free_disk=128 * 1024) as server:
+        alice = await Chat.hello(server, "alice")
+        bob = await Chat.hello(server, "bob")
+        before = await alice.seed(3)
+        # Leave about 64 KiB free: under the floor, far from full. Space is looked at once a
+        # second, so the next look is awaited: that is the check's period, not an event.
+        free = shutil.disk_usage(small_disk).free
+        filler = small_disk / "filler"
+        filler.write_bytes(b"\0" * (free - 64 * 1024))
+        await asyncio.sleep(space.CHECK_EVERY)
+        error = await alice.refused(Say(text="x" * 2000, client_id="floor"))
+        assert (error.code, error.fatal, error.client_id) == (
+            ErrorCode.STORAGE_FULL,
+            False,
+            "floor",
+        )
+        assert "under the floor" in error.detail
+        # Everyone is refused alike; reading goes on; nothing acked is missing.
+        refused = await bob.refused(Say(text="me too", client_id="b1"))
+        assert refused.code == ErrorCode.STORAGE_FULL
+        stored = await bob.everything("#lobby", 200)
+        assert ids(stored) == ids(before)
+
+        filler.unlink()
+        again = await said_again(alice, "floor")
+        assert again.duplicate is False
+        await alice.close()
+        await bob.close()
+
+
+async def test_a_store_at_its_size_cap_refuses_messages(tmp_path: Path) -> None:
+    async with serving(tmp_path, max_store_bytes=400_000, min_free_disk=0) as server:
+        alice = await Chat.hello(server, "alice")
+        squeezed, error = await refused_until_full(alice, "cap", limit=400)
+        assert (error.code, error.fatal) == (ErrorCode.STORAGE_FULL, False)
+        assert "size limit" in error.detail
+        assert squeezed  # it took messages until it got there
+        page = await alice.page("#lobby", limit=5)
+        assert ids(page.messages) == ids(squeezed)[-5:]
+        await alice.close()
 
 
 @pytest.mark.asyncio(loop_factories=["asyncio"])  # the server is another process

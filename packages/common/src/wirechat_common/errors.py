@@ -55,6 +55,7 @@ class ErrorCode(StrEnum):
     HISTORY_WINDOW_TOO_LARGE = "history_window_too_large"  # limit above the server's maximum
     STORAGE_UNAVAILABLE = "storage_unavailable"  # the message could not be stored: not relayed
     BUSY = "busy"  # too many messages wait for the disk: not relayed, try again shortly
+    STORAGE_FULL = "storage_full"  # the server's store or disk is full: not relayed; reads go on
 
 
 class ProtocolError(Exception):

@@ -37,6 +37,8 @@ _ZERO_ALLOWED: Final = frozenset(
     {
         "port",
         "coalesce_delay",
+        "max_store_bytes",
+        "min_free_disk",
         "msg_rate",
         "history_on_join",
         "plain_history_lines",
@@ -232,6 +234,18 @@ class ServerConfig:
         "full",
         "full: every commit is fsynced and survives a power cut; normal: survives a crash of "
         "the server but may lose the last commits on power loss, for more throughput",
+    )
+    max_store_bytes: int = _setting(
+        0,
+        "the most the message database may take on disk, in bytes; past it new messages get "
+        "storage_full while history can still be read (0: no cap)",
+        most=2**50,
+    )
+    min_free_disk: int = _setting(
+        64 * MIB,
+        "free bytes the data directory's disk must keep; under it new messages get "
+        "storage_full while history can still be read (0: no floor)",
+        most=2**50,
     )
     write_queue: int = _setting(
         10_000,

@@ -97,6 +97,8 @@ class ChatServer:
                 max_history=config.max_history,
                 before_commit=store_hook,
                 coalesce_delay=config.coalesce_delay,
+                max_bytes=config.max_store_bytes,
+                min_free=config.min_free_disk,
             )
         self.core = ChatCore(
             loop=self.loop,

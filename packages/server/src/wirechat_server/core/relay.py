@@ -19,7 +19,14 @@ from ..fanout import Group
 from ..identity import User
 from ..presence import Presence
 from ..storage.log import MessageLog
-from ..storage.model import AppendResult, StoreBusy, StoredMessage, StoreUnavailable, dm_room
+from ..storage.model import (
+    AppendResult,
+    StoreBusy,
+    StoredMessage,
+    StoreFull,
+    StoreUnavailable,
+    dm_room,
+)
 from .client import Client
 from .messages import shown
 from .rooms import ChatRoom, Rooms
@@ -156,6 +163,12 @@ class Relay:
             raise ProtocolError(
                 ErrorCode.BUSY,
                 f"too many messages wait for the disk ({exc})",
+                client_id=client_id,
+            ) from None
+        except StoreFull as exc:
+            raise ProtocolError(
+                ErrorCode.STORAGE_FULL,
+                f"the server takes no new messages now: {exc}; history can still be read",
                 client_id=client_id,
             ) from None
         except StoreUnavailable:

@@ -19,7 +19,8 @@ The promises the core is built on, which every implementation keeps:
    sender within the idempotency window, whose id is above ``fresh_after``, stores nothing: its
    result is the original message with ``duplicate`` set.
 5. **Refusals are immediate.** ``submit`` raises :class:`~.model.StoreBusy` when too many
-   submissions wait and :class:`~.model.StoreUnavailable` when the log is not usable; a
+   submissions wait, :class:`~.model.StoreFull` when there is no room for more messages (reads
+   go on) and :class:`~.model.StoreUnavailable` when the log is not usable; a
    commit that fails later fails its result with ``StoreUnavailable`` and stores nothing of it.
 6. **Pages** see committed messages only, oldest first, as a :class:`~.model.PageQuery`
    asks.

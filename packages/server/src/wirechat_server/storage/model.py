@@ -35,6 +35,11 @@ class StoreClosed(StoreUnavailable):
     """The store is not running: not started yet, or closed."""
 
 
+class StoreFull(StoreError):  # noqa: N818 - named for what the client is told
+    """The store is at its size cap or the disk under its free-space floor; new messages are
+    refused (``storage_full``), reading goes on."""
+
+
 class StoreBusy(StoreError):  # noqa: N818 - named for what the client is told
     """Too many submissions wait for the disk (``max_pending``); the core answers ``busy``."""
 

@@ -50,10 +50,12 @@ from .model import (
     StoreClosed,
     StoredMessage,
     StoreError,
+    StoreFull,
     StoreUnavailable,
     dm_members,
     dm_room,
 )
+from .space import SpaceGuard
 from .sqlite_checkpoint import Checkpointer
 from .sqlite_sql import Synchronous
 from .sqlite_writer import Outcomes, RetentionJob, Submission, Writer
@@ -71,6 +73,7 @@ __all__ = [
     "StoreBusy",
     "StoreClosed",
     "StoreError",
+    "StoreFull",
     "StoreUnavailable",
     "StoredMessage",
     "Synchronous",
@@ -114,6 +117,8 @@ class MessageStore:
         retention_chunk: int = 500,
         before_commit: Callable[[int], None] | None = None,
         coalesce_delay: float = 0.0,
+        max_bytes: int = 0,
+        min_free: int = 0,
     ) -> None:
         if min(max_pending, max_history, read_threads, retention_chunk) < 1:
             raise ValueError("max_pending, max_history, read_threads, retention_chunk must be >= 1")
@@ -136,6 +141,8 @@ class MessageStore:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._writer: Writer | None = None
         self._lock: StoreLock | None = None
+        self._space_limits = (max_bytes, min_free)  # see storage/space.py
+        self._space: SpaceGuard | None = None
         self._checkpointer: Checkpointer | None = None
         self._running = False
         self._closing: asyncio.Future[None] | None = None
@@ -167,6 +174,8 @@ class MessageStore:
             self._tempdir = Path(tempfile.mkdtemp(prefix="wirechat-store-"))
             self._path = self._tempdir / "messages.db"
         self._lock = StoreLock.take(self._path)  # before anything touches the database
+        max_bytes, min_free = self._space_limits
+        self._space = SpaceGuard(self._path, max_bytes=max_bytes, min_free=min_free)
         self._loop = loop = asyncio.get_running_loop()
         self._writer = Writer(
             self._path,
@@ -273,7 +282,8 @@ class MessageStore:
 
         Not a coroutine: protocol callbacks call it. The future fails with
         :class:`StoreUnavailable` if the commit fails. Raises :class:`StoreBusy` at once when
-        ``max_pending`` submissions are unresolved, :class:`StoreClosed` when not running.
+        ``max_pending`` submissions are unresolved, :class:`StoreFull` when the store is at its
+        size cap or the disk under its floor, :class:`StoreClosed` when not running.
         ``ts`` (ms since the epoch, UTC) defaults to now. A message already stored with the same
         ``client_id`` counts as a duplicate only if its id is above ``fresh_after`` (the first id
         of the sender's session: a name's earlier holder cannot pre-empt its client ids).
@@ -285,6 +295,9 @@ class MessageStore:
             raise ValueError("the room must not be empty")  # retention walks rooms from ""
         if self._outstanding >= self._max_pending:
             raise StoreBusy(f"{self._outstanding} messages are waiting for the disk")
+        problem = self._space.problem() if self._space is not None else None
+        if problem is not None:
+            raise StoreFull(problem)
         loop = self._loop
         assert loop is not None
         future: asyncio.Future[AppendResult] = loop.create_future()
