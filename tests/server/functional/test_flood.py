@@ -6,7 +6,18 @@ import time
 from typing import Any
 
 from tests.support.net import NativeClient, PlainClient, running_server
-from wirechat_common import Ack, Error, ErrorCode, LeaveReason, Left, Message, Say, encode
+from wirechat_common import (
+    Ack,
+    Error,
+    ErrorCode,
+    Hello,
+    LeaveReason,
+    Left,
+    Message,
+    Say,
+    Welcome,
+    encode,
+)
 
 FLOOD_SETTINGS: dict[str, Any] = {"msg_burst": 10, "msg_rate": 20.0, "flood_backlog": 1.0}
 
@@ -151,3 +162,30 @@ async def test_a_client_held_back_by_the_rate_limit_is_not_timed_out() -> None:
 
 def _is_end(event: object) -> bool:
     return isinstance(event, Message) and event.text == "end"
+
+
+async def test_a_users_connections_share_one_rate_budget() -> None:
+    # Four connections of one user, each sending a burst's worth at once: together they get
+    # one burst, then the rate, as one connection would (not four bursts and four rates).
+    async with running_server(msg_burst=5, msg_rate=20, flood_backlog=10) as server:
+        first = await NativeClient.connect(server, "multi")
+        assert first.welcome is not None
+        token = first.welcome.session
+        others = []
+        for _ in range(3):
+            other = await NativeClient.connect(server, None)
+            await other.send(Hello(name="multi", session=token))
+            await other.expect(Welcome)
+            others.append(other)
+        connections = [first, *others]
+        started = time.monotonic()
+        for index, connection in enumerate(connections):
+            await connection.send_raw(says(5, prefix=f"c{index}-"))
+        for connection in connections:
+            await connection.collect(Ack, 5)
+        elapsed = time.monotonic() - started
+        # 20 requests, a burst of 5 shared, then 20 a second: at least 0.75 s (four
+        # separate budgets would have taken them all at once). A busy machine only adds.
+        assert elapsed >= 0.7, f"20 requests of one user served in {elapsed:.3f} s"
+        for connection in connections:
+            await connection.close()

@@ -195,13 +195,14 @@ class ServerConfig:
     )
     msg_burst: int = _setting(
         10,
-        "requests a client may send at once before the rate limit applies (a short paste)",
+        "requests a user (all its connections together) may send at once before the rate "
+        "limit applies (a short paste)",
         most=100_000,
     )
     msg_rate: float = _setting(
         2.0,
-        "requests per second a client may sustain past the burst; excess requests are "
-        "delayed, not dropped (0 turns the limit off)",
+        "requests per second a user (all its connections together) may sustain past the "
+        "burst; excess requests are delayed, not dropped (0 turns the limit off)",
         most=100_000.0,
     )
     flood_backlog: float = _setting(

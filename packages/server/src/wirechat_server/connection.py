@@ -90,6 +90,10 @@ class Host(Protocol):
         """The dialects this listener serves (``None``: every one)."""
         ...
 
+    def budget_of(self, user_key: str) -> TokenBucket:
+        """The request rate budget the connections of user ``user_key`` share."""
+        ...
+
     def admit(self, connection: Connection, address: str) -> Refusal | None:
         """Take ``connection`` into the registry, or say why not."""
         ...
@@ -452,6 +456,10 @@ class Connection(Output):
             recent=dialect.recent_on_welcome,
         )
         self.registered = True
+        # From now on the user's connections share one rate budget: sixteen connections of
+        # one name must not say sixteen times as much as one.
+        assert self.user is not None
+        self._limit = self.host.budget_of(self.user.key)
         self._progress_at = self.host.loop.time()  # output progress is watched from now on
         dialect.registered()
         if self._stall_handle is not None:

@@ -12,7 +12,8 @@ from __future__ import annotations
 class TokenBucket:
     """``burst`` requests at once, then ``rate`` per second. A ``rate`` of 0 means no limit."""
 
-    __slots__ = ("_backlog", "_burst", "_rate", "_tokens", "_updated")
+    # Weakly referable: a user's bucket lives as long as a connection of the user uses it.
+    __slots__ = ("__weakref__", "_backlog", "_burst", "_rate", "_tokens", "_updated")
 
     def __init__(self, burst: int, rate: float, backlog: float, now: float) -> None:
         self._burst = float(burst)

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import logging
 import time
+import weakref
 from collections.abc import Callable
 from typing import Final, Literal, cast
 
@@ -26,6 +27,7 @@ from .connection import Connection
 from .core import ChatCore, ChatSettings
 from .dialects.detect import SERVED_DIALECTS
 from .heap import HeapTrimmer
+from .ratelimit import TokenBucket
 from .refusals import RefusalLog
 from .storage.sqlite import MessageStore, StoreError
 from .transports.tcp import listen_tcp
@@ -57,6 +59,9 @@ class ListenerHost:
 
     def admit(self, connection: Connection, address: str) -> Refusal | None:
         return self.server.admit(connection, address)
+
+    def budget_of(self, user_key: str) -> TokenBucket:
+        return self.server.budget_of(user_key)
 
     def forget(self, connection: Connection, address: str) -> None:
         self.server.forget(connection, address)
@@ -115,6 +120,8 @@ class ChatServer:
         self.connections: set[Connection] = set()
         self.admission = Admission(self.config)
         self.refusals = RefusalLog(log)
+        # Each user's rate budget, kept while one of its connections holds it.
+        self._budgets: weakref.WeakValueDictionary[str, TokenBucket] = weakref.WeakValueDictionary()
         self.heap = HeapTrimmer()
         self._listeners: list[asyncio.Server] = []
         self._sweeper: asyncio.Task[None] | None = None
@@ -200,6 +207,18 @@ class ChatServer:
         else:
             self.refusals.refused(address, refusal.code, refusal.detail, now)
         return refusal
+
+    def budget_of(self, user_key: str) -> TokenBucket:
+        """The request rate budget shared by user ``user_key``'s connections (``msg_burst``,
+        ``msg_rate``, ``flood_backlog``, as one connection's)."""
+        budget = self._budgets.get(user_key)
+        if budget is None:
+            config = self.config
+            budget = TokenBucket(
+                config.msg_burst, config.msg_rate, config.flood_backlog, self.loop.time()
+            )
+            self._budgets[user_key] = budget
+        return budget
 
     def forget(self, connection: Connection, address: str) -> None:
         """``connection`` from ``address`` is gone for good."""
