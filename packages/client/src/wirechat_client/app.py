@@ -51,7 +51,18 @@ class WirechatApp(App[None]):
     COMMAND_PALETTE_DISPLAY = "F4"
     BINDINGS: ClassVar[list[BindingType]] = [
         # Textual's own ctrl+q, shown in the footer: a new user looks there for the way out.
-        Binding("ctrl+q", "quit", "Quit", priority=True),
+        Binding("ctrl+q", "quit", "Quit", priority=True, id="quit"),
+        # Textual's own palette binding has no id: this one can be rebound in [keys].
+        Binding(
+            COMMAND_PALETTE_BINDING,
+            "command_palette",
+            "palette",
+            show=False,
+            key_display=COMMAND_PALETTE_DISPLAY,
+            priority=True,
+            tooltip="Open the command palette",
+            id="command-palette",
+        ),
     ]
 
     def __init__(
@@ -89,6 +100,7 @@ class WirechatApp(App[None]):
         self._clock = clock
         self._tz = tz
         self.config = config or ClientConfig()
+        self.set_keymap(self.config.keymap)  # the settings file's [keys]
         self._terminal = TerminalOut(
             self._write_terminal, desktop_notify=self.config.desktop_notify
         )

@@ -51,6 +51,15 @@ settings file (TOML, every key optional):
                             or direct message, if the terminal shows them
   timestamp-format = "%H:%M" how the log shows times (strftime), e.g. "%H:%M:%S"
   highlight-words = []      words that count as mentioning you, e.g. ["deploy"]
+  smart-filter-minutes = 10 joins and leaves only of people who spoke this recently
+  nick-palette = [...]      nick colours in place of the built-in ones, e.g.
+                            ["#ff8800", "green"]
+  [keys]                    new keys for the client's actions (the old ones stop), e.g.
+  next-conversation = "ctrl+t"
+                            actions: help, toggle-users, toggle-rooms, command-palette,
+                            previous-conversation, next-conversation, next-active,
+                            conversation-1 .. conversation-10, redraw, search,
+                            scroll-up, scroll-down, latest, quit
 
 In the chat, /help lists the commands and keys.
 """

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Final
 
+from .keymap import KEY_ACTIONS, key_problem, parse_keys
 from .lines import DEFAULT_TIME_FORMAT
 
 #: Pastes of more lines than this ask before they are sent (irssi's paste_verify_line_count).
@@ -43,8 +44,17 @@ class ClientConfig:
     #: Joins and leaves show only for people who spoke within this many minutes (WeeChat's
     #: smart filter); 0 shows them all.
     smart_filter_minutes: int = 10
+    #: The ``[keys]`` table: (action, keys) pairs, keys comma-joined as Textual's keymap takes.
+    keys: tuple[tuple[str, str], ...] = ()
+    #: Nick colours (Rich colour strings) in place of the built-in palettes; empty: those.
+    nick_palette: tuple[str, ...] = ()
     #: The file these values came from, if any.
     path: Path | None = field(default=None, compare=False)
+
+    @property
+    def keymap(self) -> dict[str, str]:
+        """The ``[keys]`` table as Textual's keymap: binding id to keys."""
+        return dict(self.keys)
 
 
 class ConfigError(ValueError):
@@ -86,8 +96,52 @@ def _values(data: dict[str, Any], path: Path) -> dict[str, Any]:
         if name not in known:
             settings = ", ".join(sorted(k.replace("_", "-") for k in known))
             raise ConfigError(f"{path}: unknown setting {key!r} (known: {settings})")
-        values[name] = _checked(key, value, ClientConfig.__dataclass_fields__[name].default, path)
+        if name == "keys":
+            values[name] = _keys(value, path)
+        elif name == "nick_palette":
+            values[name] = _palette(value, path)
+        else:
+            default = ClientConfig.__dataclass_fields__[name].default
+            values[name] = _checked(key, value, default, path)
     return values
+
+
+def _keys(table: object, path: Path) -> tuple[tuple[str, str], ...]:
+    if not isinstance(table, dict):
+        raise ConfigError(f'{path}: keys must be a table, such as [keys] next-active = "ctrl+a"')
+    pairs: list[tuple[str, str]] = []
+    for action, value in table.items():
+        if action not in KEY_ACTIONS:
+            known = ", ".join(KEY_ACTIONS)
+            raise ConfigError(f"{path}: keys: unknown action {action!r} (known: {known})")
+        keys = parse_keys(value)
+        if keys is None:
+            raise ConfigError(
+                f'{path}: keys.{action} must be a key or keys, such as "ctrl+n" or '
+                f'["ctrl+n", "alt+down"]'
+            )
+        for key in keys.split(","):
+            problem = key_problem(key)
+            if problem is not None:
+                raise ConfigError(f"{path}: keys.{action}: {problem}")
+        pairs.append((action, keys))
+    return tuple(pairs)
+
+
+def _palette(value: object, path: Path) -> tuple[str, ...]:
+    from rich.color import Color, ColorParseError  # Rich, not Textual: loads quickly
+
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f'{path}: nick-palette must be a list of colours, such as ["#ff8800"]')
+    for color in value:
+        try:
+            Color.parse(color)
+        except ColorParseError:
+            raise ConfigError(
+                f"{path}: nick-palette: {color!r} is not a colour (a name such as "
+                f'"green", "#ff8800" or "rgb(255,136,0)")'
+            ) from None
+    return tuple(v.strip() for v in value)
 
 
 #: The settings whose value is one of a few words.

@@ -10,7 +10,8 @@ The palettes step 105° round the hue circle from one slot to the next, so the n
 (where a collision sends a nick) is a clearly different hue. Each colour's lightness is the
 nearest to the middle that still gives WCAG AA contrast (4.5:1) on the lightest dark theme
 background (catppuccin-frappe, nord) or on the darkest light one (textual-light's #D8D8D8);
-``tests/client/test_looks.py`` checks it.
+``tests/client/test_looks.py`` checks it. The settings file's ``nick-palette`` replaces both
+with the user's own list (:class:`NickColors` carries it).
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ class NickColors:
     """The palette slot of each person seen in this session (one table for every
     conversation, so a person has one colour everywhere)."""
 
-    def __init__(self, size: int = len(DARK_PALETTE)) -> None:
-        self.size = size
+    def __init__(self, size: int = len(DARK_PALETTE), custom: tuple[str, ...] = ()) -> None:
+        self.custom = custom  # the settings file's nick-palette: used on any background
+        self.size = len(custom) if custom else size
         self._slots: dict[str, int] = {}  # name key -> slot
         self._holders: dict[int, str] = {}  # slot -> name key
         self._present: frozenset[str] = frozenset()
@@ -69,6 +71,10 @@ class NickColors:
         for key in keys:
             if key not in self._slots:
                 self._assign(key)
+
+    def palette(self, dark: bool) -> tuple[str, ...]:
+        """The colours for a dark or a light background: the user's own, if they gave any."""
+        return self.custom or palette_for(dark)
 
     def slot(self, nick: str) -> int:
         key = name_key(nick)

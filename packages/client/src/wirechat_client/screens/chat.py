@@ -84,7 +84,7 @@ class ChatScreen(ChatKeys):
         self.status_bar.server = str(address)
         self.status_bar.me = me
         # One table of colours for the whole screen: a person has one colour everywhere.
-        self.nick_colors = NickColors()
+        self.nick_colors = NickColors(custom=self._config.nick_palette)
         self.room_list = RoomList(id="rooms")
         self.room_list.nick_colors = self.nick_colors
         self.topic_bar = TopicBar(id="topic")

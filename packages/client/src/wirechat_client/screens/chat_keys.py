@@ -29,28 +29,36 @@ from .confirm import Confirm
 
 #: Alt+1 is the first conversation, ... Alt+9 the ninth, Alt+0 the tenth.
 _NUMBERED = [
-    Binding(f"alt+{n % 10}", f"number({n})", f"Conversation {n}", show=False) for n in range(1, 11)
+    Binding(
+        f"alt+{n % 10}", f"number({n})", f"Conversation {n}", show=False, id=f"conversation-{n}"
+    )
+    for n in range(1, 11)
 ]
 
 
 class ChatKeys(Screen[None]):
-    """Key actions over the conversations and widgets that :class:`ChatScreen` sets up."""
+    """Key actions over the conversations and widgets that :class:`ChatScreen` sets up.
+
+    Each binding's id is its name in the settings file's ``[keys]`` table (see
+    :mod:`wirechat_client.keymap`)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f1", "help", "Help", key_display="F1"),
-        Binding("f2", "toggle_pane('users')", "Users", key_display="F2"),
-        Binding("f3", "toggle_pane('rooms')", "Rooms", key_display="F3"),
-        Binding("alt+up", "step(-1)", "Prev", key_display="Alt+↑"),
-        Binding("alt+down", "step(1)", "Next", key_display="Alt+↓"),
-        Binding("ctrl+p", "step(-1)", "Previous conversation", show=False),
-        Binding("ctrl+n", "step(1)", "Next conversation", show=False),
-        Binding("alt+a", "active", "Next active", show=False),
+        Binding("f1", "help", "Help", key_display="F1", id="help"),
+        Binding("f2", "toggle_pane('users')", "Users", key_display="F2", id="toggle-users"),
+        Binding("f3", "toggle_pane('rooms')", "Rooms", key_display="F3", id="toggle-rooms"),
+        Binding("alt+up", "step(-1)", "Prev", key_display="Alt+↑", id="previous-conversation"),
+        Binding("alt+down", "step(1)", "Next", key_display="Alt+↓", id="next-conversation"),
+        Binding(
+            "ctrl+p", "step(-1)", "Previous conversation", show=False, id="previous-conversation"
+        ),
+        Binding("ctrl+n", "step(1)", "Next conversation", show=False, id="next-conversation"),
+        Binding("alt+a", "active", "Next active", show=False, id="next-active"),
         *_NUMBERED,
-        Binding("ctrl+l", "redraw", "Redraw", show=False),
-        Binding("ctrl+r", "search", "Search", show=False),
-        Binding("pageup", "page(-1)", "Scroll up", show=False),
-        Binding("pagedown", "page(1)", "Scroll down", show=False),
-        Binding("ctrl+end", "latest", "Latest", show=False),
+        Binding("ctrl+l", "redraw", "Redraw", show=False, id="redraw"),
+        Binding("ctrl+r", "search", "Search", show=False, id="search"),
+        Binding("pageup", "page(-1)", "Scroll up", show=False, id="scroll-up"),
+        Binding("pagedown", "page(1)", "Scroll down", show=False, id="scroll-down"),
+        Binding("ctrl+end", "latest", "Latest", show=False, id="latest"),
     ]
 
     conversations: Conversations

@@ -29,7 +29,7 @@ from textual.strip import Strip
 from ..drawing import Look, entry_height, render_entry
 from ..lines import DEFAULT_TIME_FORMAT, LogEntry
 from ..log_model import MAX_ENTRIES, Added, LogModel
-from ..nick_colors import NickColors, palette_for
+from ..nick_colors import NickColors
 
 # MAX_ENTRIES is the cap of a log made here without a model: exported for the benchmark.
 __all__ = ["MAX_ENTRIES", "ChatLog"]
@@ -271,7 +271,7 @@ class ChatLog(ScrollView, can_focus=False):
                 marker=fg("chat-log--marker"),
                 found=self.get_component_rich_style("chat-log--found"),
                 search=self._search,
-                palette=palette_for(self.app.current_theme.dark),
+                palette=self.nick_colors.palette(self.app.current_theme.dark),
                 nick_slot=self.nick_colors.slot,
                 tz=self.tz,
                 time_format=self.time_format,

@@ -13,7 +13,7 @@ from textual.message import Message
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from ..nick_colors import NickColors, palette_for
+from ..nick_colors import NickColors
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,7 +58,7 @@ class RoomList(OptionList):
         self._show()
 
     def _show(self) -> None:
-        palette = palette_for(self.app.current_theme.dark)
+        palette = self.nick_colors.palette(self.app.current_theme.dark)
         options: list[Option | None] = []
         for index, item in enumerate(self._items):
             if item.direct and (index == 0 or not self._items[index - 1].direct) and options:

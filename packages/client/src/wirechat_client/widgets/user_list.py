@@ -14,7 +14,7 @@ from textual.widgets.option_list import Option
 
 from wirechat_common import name_key, sanitize_text
 
-from ..nick_colors import NickColors, palette_for
+from ..nick_colors import NickColors
 
 
 class UserList(OptionList):
@@ -56,7 +56,7 @@ class UserList(OptionList):
         self._show()
 
     def _show(self) -> None:
-        palette = palette_for(self.app.current_theme.dark)
+        palette = self.nick_colors.palette(self.app.current_theme.dark)
         highlighted = self.highlighted_option.id if self.highlighted_option else None
         self.set_options(
             Option(
