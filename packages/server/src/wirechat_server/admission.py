@@ -35,7 +35,8 @@ class Admission:
 
     def __init__(self, config: ServerConfig) -> None:
         self._config = config
-        self._origins = self.origins = config.origins
+        #: How addresses are grouped into the origins the caps count (shared with the server).
+        self.origins = config.origins
         self._total = 0
         self._by_address: dict[str, _Address] = {}
 
@@ -45,7 +46,7 @@ class Admission:
 
     def admit(self, address: str, now: float) -> Refusal | None:
         """Count a new connection from ``address``, or say why it is refused."""
-        address = self._origins.of(address)
+        address = self.origins.of(address)
         config = self._config
         if self._total >= config.max_connections:
             return Refusal(
@@ -76,7 +77,7 @@ class Admission:
     def release(self, address: str) -> None:
         """A connection admitted from ``address`` has ended."""
         self._total -= 1
-        entry = self._by_address.get(self._origins.of(address))
+        entry = self._by_address.get(self.origins.of(address))
         if entry is not None:
             entry.connections -= 1
 
